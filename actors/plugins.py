@@ -1,0 +1,40 @@
+"""Invoker factories by name, through the `actorserve.invokers` entry-point group.
+
+Host apps add their own backends by declaring an entry point in that group;
+the runtime and the CLI resolve names here, so `actors` never imports `adapters`.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import cast
+
+from domain.errors import ConfigError
+from domain.ports import ModelInvoker
+
+__all__ = ["invoker_names", "load_invoker"]
+
+GROUP = "actorserve.invokers"
+
+
+def invoker_names() -> list[str]:
+    """Names of the installed invoker factories, sorted."""
+    return sorted({ep.name for ep in entry_points(group=GROUP)})
+
+
+def load_invoker(name: str, /, **settings: object) -> ModelInvoker:
+    """Build the invoker registered under `name` with `settings`.
+
+    Raises:
+        ConfigError: unknown name, or settings the factory rejects.
+    """
+    for ep in entry_points(group=GROUP):
+        if ep.name == name:
+            factory = ep.load()
+            try:
+                return cast("ModelInvoker", factory(**settings))
+            except TypeError as exc:
+                raise ConfigError(f"invoker {name!r}: {exc}", field="invoker") from None
+    installed = ", ".join(invoker_names()) or "none"
+    msg = f"invoker: unknown {name!r} (installed: {installed})"
+    raise ConfigError(msg, field="invoker")

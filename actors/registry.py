@@ -1,0 +1,318 @@
+"""RegistryActor: version id → version actor; register, unload, list, wait, supervise."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+from actors.messages import (
+    Ended,
+    Health,
+    ListVersions,
+    Lookup,
+    Register,
+    RestartVersion,
+    Shutdown,
+    StatusChanged,
+    UnexpectedMessageError,
+    Unload,
+    Unroute,
+    VersionCrashed,
+    WaitReady,
+    safe_tell,
+)
+from actors.reply import Reply
+from actors.scheduler import Scheduler, TimerHandle
+from actors.tracking import ThreadTracker
+from actors.version import VersionActor, VersionDeps
+from domain.entities import ModelMetrics, ModelVersion
+from domain.enums import ModelStatus
+from domain.lifecycle import ROUTABLE
+from domain.ports import Clock, CostCalculator, MetricsSink, ModelInvoker
+
+__all__ = ["RegistryActor"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Entry:
+    version: ModelVersion
+    generation: int = 1
+    ref: pykka.ActorRef[Any] | None = None
+    status: ModelStatus = ModelStatus.LOADING
+    unloading: bool = False
+    final_metrics: ModelMetrics | None = None
+    restarts: deque[float] = field(default_factory=deque)
+    restart_timer: TimerHandle | None = None
+    waiters: list[Reply[bool]] = field(default_factory=list)
+
+    @property
+    def settled(self) -> bool:
+        """True when this version can no longer become READY."""
+        return self.status is ModelStatus.STOPPED or (
+            self.status is ModelStatus.FAILED and self.restart_timer is None and self.ref is None
+        )
+
+
+class RegistryActor(pykka.ThreadingActor):
+    """Owns the set of versions and supervises their actors (registry thread).
+
+    Starts a `VersionActor` per registered version; on an unexpected crash it
+    restarts the version up to `max_restarts` within `restart_window_s`, with
+    exponential back-off, then leaves it FAILED with the error kept.
+    """
+
+    def __init__(
+        self,
+        *,
+        invoker: ModelInvoker,
+        clock: Clock,
+        scheduler: Scheduler,
+        cost: CostCalculator,
+        sink: MetricsSink,
+        tracker: ThreadTracker,
+        router: pykka.ActorRef[Any],
+    ) -> None:
+        super().__init__()
+        self._invoker = invoker
+        self._clock = clock
+        self._scheduler = scheduler
+        self._cost = cost
+        self._sink = sink
+        self._tracker = tracker
+        self._router = router
+        self._deps: VersionDeps | None = None
+        self._entries: dict[str, _Entry] = {}
+        self._model_waiters: dict[str, list[Reply[bool]]] = {}
+        self._shutdown: Reply[bool] | None = None
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            Register: self._on_register,
+            Unload: self._on_unload,
+            Lookup: self._on_lookup,
+            ListVersions: self._on_list,
+            WaitReady: self._on_wait_ready,
+            Health: self._on_health,
+            StatusChanged: self._on_status,
+            Ended: self._on_ended,
+            VersionCrashed: self._on_crashed,
+            RestartVersion: self._on_restart,
+            Shutdown: self._on_shutdown,
+        }
+
+    def on_start(self) -> None:
+        """Build the dependencies every version shares (registry thread)."""
+        self._tracker.add_current()
+        self._deps = VersionDeps(
+            invoker=self._invoker,
+            clock=self._clock,
+            scheduler=self._scheduler,
+            cost=self._cost,
+            sink=self._sink,
+            tracker=self._tracker,
+            router=self._router,
+            registry=self.actor_ref,
+        )
+
+    def on_receive(self, message: object) -> None:
+        """Dispatch by message type (registry thread)."""
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            msg = f"RegistryActor cannot handle {type(message).__name__}"
+            raise UnexpectedMessageError(msg)
+        handler(message)
+
+    # --- commands ------------------------------------------------------------
+
+    def _start(self, entry: _Entry) -> None:
+        assert self._deps is not None
+        entry.ref = VersionActor.start(version=entry.version, generation=entry.generation, deps=self._deps)
+
+    def _on_register(self, m: Register) -> None:
+        vid = m.version.version_id
+        old = self._entries.get(vid)
+        if self._shutdown is not None or (old is not None and old.status is not ModelStatus.STOPPED):
+            m.reply.set(False)
+            return
+        entry = _Entry(version=m.version)
+        m.version.status = ModelStatus.LOADING
+        m.version.last_error = None
+        self._entries[vid] = entry
+        self._start(entry)
+        log.info("registered %s", vid, extra={"model": m.version.model_name, "version": vid})
+        m.reply.set(True)
+
+    def _on_unload(self, m: Unload) -> None:
+        entry = self._entries.get(m.version_id)
+        if entry is None or entry.status is ModelStatus.STOPPED:
+            m.reply.set(False)
+            return
+        self._unload(entry)
+        m.reply.set(True)
+
+    def _unload(self, entry: _Entry) -> None:
+        if entry.unloading:
+            return
+        entry.unloading = True
+        v = entry.version
+        log.info("unloading %s", v.version_id, extra={"model": v.model_name, "version": v.version_id})
+        if entry.ref is not None:
+            self._router.tell(Unroute(v, entry.generation, entry.ref))
+            return
+        if entry.restart_timer is not None:
+            entry.restart_timer.cancel()
+            entry.restart_timer = None
+        self._mark_stopped(entry)
+
+    def _mark_stopped(self, entry: _Entry) -> None:
+        """Stop a version whose actor is already gone (FAILED, or crashed awaiting restart)."""
+        entry.version.status = ModelStatus.STOPPED
+        event = StatusChanged(entry.version.version_id, entry.generation, ModelStatus.STOPPED)
+        safe_tell(self._router, event)
+        self._on_status(event)
+        try:
+            self._sink.status_changed(entry.version, ModelStatus.STOPPED, self._clock.monotonic())
+        except Exception:
+            log.exception("metrics sink failed on status change")
+
+    def _on_lookup(self, m: Lookup) -> None:
+        entry = self._entries.get(m.version_id)
+        m.reply.set(None if entry is None else (entry.version, entry.ref, entry.final_metrics))
+
+    def _on_list(self, m: ListVersions) -> None:
+        m.reply.set([e.version for e in self._entries.values()])
+
+    def _on_wait_ready(self, m: WaitReady) -> None:
+        entry = self._entries.get(m.target)
+        if entry is not None:
+            if entry.status in ROUTABLE:
+                m.reply.set(True)
+            elif entry.settled:
+                m.reply.set(False)
+            else:
+                entry.waiters.append(m.reply)
+            return
+        models = [e for e in self._entries.values() if e.version.model_name == m.target]
+        if any(e.status in ROUTABLE for e in models):
+            m.reply.set(True)
+        elif not models or all(e.settled for e in models):
+            m.reply.set(False)
+        else:
+            self._model_waiters.setdefault(m.target, []).append(m.reply)
+
+    def _on_health(self, m: Health) -> None:
+        live = [e for e in self._entries.values() if e.status is not ModelStatus.STOPPED]
+        m.reply.set(
+            {
+                "live": self._shutdown is None,
+                "ready": self._shutdown is None and bool(live) and all(e.status in ROUTABLE for e in live),
+                "versions": {
+                    vid: {
+                        "model": e.version.model_name,
+                        "status": e.status.value,
+                        "generation": e.generation,
+                        "last_error": e.version.last_error,
+                    }
+                    for vid, e in self._entries.items()
+                },
+            }
+        )
+
+    def _on_shutdown(self, m: Shutdown) -> None:
+        self._shutdown = m.reply
+        for entry in list(self._entries.values()):
+            if entry.status is not ModelStatus.STOPPED:
+                self._unload(entry)
+        self._check_shutdown()
+
+    def _check_shutdown(self) -> None:
+        if self._shutdown is not None and all(e.ref is None for e in self._entries.values()):
+            self._shutdown.set(True)
+
+    # --- events --------------------------------------------------------------
+
+    def _on_status(self, m: StatusChanged) -> None:
+        entry = self._entries.get(m.version_id)
+        if entry is None or entry.generation != m.generation:
+            return
+        entry.status = m.status
+        if m.status in ROUTABLE:
+            self._resolve(entry, True)
+        elif m.status is ModelStatus.STOPPED or (m.status is ModelStatus.FAILED and entry.restart_timer is None):
+            self._resolve(entry, False)
+
+    def _resolve(self, entry: _Entry, ready: bool) -> None:
+        for reply in entry.waiters:
+            reply.set(ready)
+        entry.waiters.clear()
+        name = entry.version.model_name
+        waiters = self._model_waiters.get(name)
+        if not waiters:
+            return
+        models = [e for e in self._entries.values() if e.version.model_name == name]
+        if ready or all(e.settled for e in models):
+            for reply in waiters:
+                reply.set(ready)
+            del self._model_waiters[name]
+
+    def _on_ended(self, m: Ended) -> None:
+        entry = self._entries.get(m.version_id)
+        if entry is None or entry.generation != m.generation:
+            return
+        entry.ref = None
+        entry.final_metrics = m.metrics
+        if entry.status is ModelStatus.FAILED:
+            self._resolve(entry, False)
+        self._check_shutdown()
+
+    def _on_crashed(self, m: VersionCrashed) -> None:
+        entry = self._entries.get(m.version_id)
+        if entry is None or entry.generation != m.generation:
+            return
+        entry.ref = None
+        entry.final_metrics = m.metrics
+        v = entry.version
+        extra = {"model": v.model_name, "version": v.version_id, "error": m.error}
+        if entry.unloading or self._shutdown is not None:
+            self._mark_stopped(entry)
+            self._check_shutdown()
+            return
+        now = self._clock.monotonic()
+        window = v.serving.restart_window_s
+        while entry.restarts and now - entry.restarts[0] > window:
+            entry.restarts.popleft()
+        entry.restarts.append(now)
+        v.status = ModelStatus.FAILED
+        v.last_error = m.error
+        if len(entry.restarts) <= v.serving.max_restarts:
+            delay = v.serving.restart_backoff_s * 2 ** (len(entry.restarts) - 1)
+            log.warning("version crashed; restarting in %.3fs", delay, extra=extra)
+            ref = self.actor_ref
+            entry.restart_timer = self._scheduler.call_later(
+                delay, lambda: safe_tell(ref, RestartVersion(v.version_id))
+            )
+        else:
+            log.error("version crashed %d times in %gs; giving up", len(entry.restarts), window, extra=extra)
+        event = StatusChanged(v.version_id, entry.generation, ModelStatus.FAILED, m.error)
+        safe_tell(self._router, event)
+        self._on_status(event)
+        try:
+            self._sink.status_changed(v, ModelStatus.FAILED, now)
+        except Exception:
+            log.exception("metrics sink failed on status change")
+
+    def _on_restart(self, m: RestartVersion) -> None:
+        entry = self._entries.get(m.version_id)
+        if entry is None or entry.restart_timer is None:
+            return
+        entry.restart_timer = None
+        if entry.unloading or self._shutdown is not None:
+            self._mark_stopped(entry)
+            return
+        entry.generation += 1
+        self._start(entry)

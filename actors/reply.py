@@ -1,0 +1,95 @@
+"""One-shot replies that travel inside messages: the first answer wins.
+
+A caller creates the reply and puts it in its message; whichever actor finishes
+the work completes it. Completing never blocks the completer, so actors can do
+it freely; only the caller waits, always with a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Generic, TypeVar
+
+__all__ = ["AsyncReply", "Reply", "SyncReply"]
+
+T = TypeVar("T")
+
+_UNSET: object = object()
+
+
+class Reply(Generic[T]):
+    """A write-once slot. `set` returns True for the first answer, False after."""
+
+    __slots__ = ("_lock", "_value")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: object = _UNSET
+
+    @property
+    def done(self) -> bool:
+        """True once an answer was set."""
+        return self._value is not _UNSET
+
+    def set(self, value: T) -> bool:
+        """Complete with `value` unless already completed; never blocks for long."""
+        with self._lock:
+            if self._value is not _UNSET:
+                return False
+            self._value = value
+        self._notify(value)
+        return True
+
+    def value(self) -> T:
+        """The answer; only valid once `done`."""
+        if self._value is _UNSET:
+            msg = "reply not completed yet"
+            raise LookupError(msg)
+        return self._value  # type: ignore[return-value]
+
+    def _notify(self, value: T) -> None:
+        """Wake whoever waits; called once, outside the lock."""
+
+
+class SyncReply(Reply[T]):
+    """A reply a plain thread waits on."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._event = threading.Event()
+
+    def _notify(self, value: T) -> None:
+        self._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to `timeout` seconds; True if answered."""
+        return self._event.wait(max(timeout, 0.0))
+
+
+class AsyncReply(Reply[T]):
+    """A reply that resolves an asyncio future on its loop, from any thread."""
+
+    __slots__ = ("_future", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._loop = loop
+        self._future: asyncio.Future[T] = loop.create_future()
+
+    @property
+    def future(self) -> asyncio.Future[T]:
+        """Await this (it never blocks the loop)."""
+        return self._future
+
+    def _notify(self, value: T) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._resolve, value)
+        except RuntimeError:
+            pass  # the loop closed: nobody is waiting any more
+
+    def _resolve(self, value: T) -> None:
+        if not self._future.done():
+            self._future.set_result(value)

@@ -1,0 +1,214 @@
+"""RouterActor: model name → READY versions; picks one per request and forwards it."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pykka
+
+from actors.messages import (
+    Drain,
+    Infer,
+    Route,
+    SetRouting,
+    StatusChanged,
+    UnexpectedMessageError,
+    Unroute,
+    VersionAdded,
+    VersionStats,
+    safe_tell,
+)
+from actors.tracking import ThreadTracker
+from domain.entities import ModelResponse
+from domain.enums import ErrorCode, ModelStatus
+from domain.lifecycle import ROUTABLE
+from domain.ports import Clock, RandomSource
+from domain.routing import Candidate, RoutingPolicy, RoutingRule, make_policy
+
+__all__ = ["RouterActor"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Entry:
+    model_name: str
+    generation: int
+    ref: pykka.ActorRef[Any]
+    status: ModelStatus
+    candidate: Candidate
+
+
+@dataclass(slots=True)
+class _Model:
+    rule: RoutingRule | None = None
+    policy: RoutingPolicy | None = None
+    ready: tuple[Candidate, ...] = ()
+
+
+class RouterActor(pykka.ThreadingActor):
+    """Forwards each `Route` to one READY version of the model as `Infer`.
+
+    Learns versions from the registry (`VersionAdded`, `Unroute`) and their
+    states and load figures from the versions themselves (`StatusChanged`,
+    `VersionStats`). Answers NOT_FOUND / NOT_READY itself, and UNAVAILABLE
+    when the chosen version's actor is already gone. Runs on its own thread.
+    """
+
+    def __init__(self, *, clock: Clock, tracker: ThreadTracker, rng: RandomSource | None = None) -> None:
+        super().__init__()
+        self._clock = clock
+        self._tracker = tracker
+        self._rng: RandomSource = rng if rng is not None else random.Random()
+        self._versions: dict[str, _Entry] = {}
+        self._models: dict[str, _Model] = {}
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            Route: self._on_route,
+            VersionAdded: self._on_added,
+            StatusChanged: self._on_status,
+            VersionStats: self._on_stats,
+            Unroute: self._on_unroute,
+            SetRouting: self._on_set_routing,
+        }
+
+    def on_start(self) -> None:
+        """Register the thread for leak checks (router thread)."""
+        self._tracker.add_current()
+
+    def on_receive(self, message: object) -> None:
+        """Dispatch by message type (router thread)."""
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            msg = f"RouterActor cannot handle {type(message).__name__}"
+            raise UnexpectedMessageError(msg)
+        handler(message)
+
+    # --- request path --------------------------------------------------------
+
+    def _on_route(self, m: Route) -> None:
+        model_name = m.request.model_id
+        if m.version_id is not None:
+            entry = self._versions.get(m.version_id)
+            if entry is None or entry.model_name != model_name:
+                self._fail(m, ErrorCode.NOT_FOUND, f"Version {m.version_id!r} of model {model_name!r} not found")
+                return
+            if entry.status not in ROUTABLE:
+                self._fail(m, ErrorCode.NOT_READY, "Model not ready")
+                return
+        else:
+            model = self._models.get(model_name)
+            if model is None:
+                self._fail(m, ErrorCode.NOT_FOUND, f"Model {model_name!r} not found")
+                return
+            if not model.ready:
+                self._fail(m, ErrorCode.NOT_READY, "Model not ready")
+                return
+            policy = model.policy or self._policy_for(model)
+            chosen = policy.choose(model.ready, m.key)
+            entry = self._versions[chosen.version_id]
+        m.request.version_id = entry.candidate.version_id
+        try:
+            entry.ref.tell(Infer(m.request, m.reply, m.started_at, m.timeout_ms))
+        except pykka.ActorDeadError:
+            self._fail(m, ErrorCode.UNAVAILABLE, "Model version stopped")
+
+    def _fail(self, m: Route, code: ErrorCode, error: str) -> None:
+        m.reply.set(
+            ModelResponse(
+                request_id=m.request.request_id,
+                model_id=m.request.model_id,
+                version_id=m.version_id or "unknown",
+                output_data=None,
+                latency_ms=(self._clock.monotonic() - m.started_at) * 1000.0,
+                timestamp=self._clock.now(),
+                success=False,
+                error=error,
+                error_code=code,
+            )
+        )
+
+    # --- membership ----------------------------------------------------------
+
+    def _policy_for(self, model: _Model) -> RoutingPolicy:
+        model.policy = make_policy(model.rule, self._rng)
+        return model.policy
+
+    def _refresh(self, model_name: str) -> None:
+        model = self._models.setdefault(model_name, _Model())
+        model.ready = tuple(
+            e.candidate for e in self._versions.values() if e.model_name == model_name and e.status in ROUTABLE
+        )
+
+    def _on_added(self, m: VersionAdded) -> None:
+        v = m.version
+        old = self._versions.get(v.version_id)
+        if old is not None and old.generation > m.generation:
+            return  # a newer generation is already known
+        if old is not None and old.generation == m.generation:
+            old.ref = m.ref  # unrouted before it introduced itself: stays DRAINING
+            return
+        self._versions[v.version_id] = _Entry(
+            v.model_name,
+            m.generation,
+            m.ref,
+            ModelStatus.LOADING,
+            Candidate(v.version_id, v.created_at, v.version_number),
+        )
+        self._refresh(v.model_name)
+
+    def _on_status(self, m: StatusChanged) -> None:
+        entry = self._versions.get(m.version_id)
+        if entry is None or m.generation != entry.generation:
+            return
+        if entry.status is ModelStatus.DRAINING and m.status is not ModelStatus.STOPPED:
+            return  # unrouted: stays out of rotation whatever it reports
+        entry.status = m.status
+        if m.status is ModelStatus.STOPPED:
+            del self._versions[m.version_id]
+        self._refresh(entry.model_name)
+
+    def _on_stats(self, m: VersionStats) -> None:
+        entry = self._versions.get(m.version_id)
+        if entry is None or m.generation != entry.generation:
+            return
+        entry.candidate = replace(
+            entry.candidate,
+            latency_ewma_ms=m.latency_ewma_ms,
+            in_flight=m.in_flight,
+            cost_per_request=m.cost_per_request,
+        )
+        if entry.status in ROUTABLE:
+            self._refresh(entry.model_name)
+
+    def _on_unroute(self, m: Unroute) -> None:
+        v = m.version
+        entry = self._versions.get(v.version_id)
+        if entry is None or entry.generation < m.generation:
+            entry = _Entry(
+                v.model_name,
+                m.generation,
+                m.ref,
+                ModelStatus.DRAINING,
+                Candidate(v.version_id, v.created_at, v.version_number),
+            )
+            self._versions[v.version_id] = entry
+        entry.status = ModelStatus.DRAINING
+        self._refresh(entry.model_name)
+        # Every Infer this router sent is already in the version's inbox, ahead of Drain.
+        safe_tell(m.ref, Drain())
+
+    def _on_set_routing(self, m: SetRouting) -> None:
+        model = self._models.setdefault(m.model_name, _Model())
+        model.rule = m.rule
+        model.policy = None
+        log.info(
+            "routing for %s: %s",
+            m.model_name,
+            m.rule.strategy.value if m.rule else "newest",
+            extra={"model": m.model_name},
+        )
+        m.reply.set(True)

@@ -1,0 +1,480 @@
+"""ServingRuntime: the composition root. Starts the actors in order, stops them in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import pykka
+
+from actors.clock import SystemClock
+from actors.messages import (
+    GetMetrics,
+    Health,
+    ListVersions,
+    Lookup,
+    Register,
+    Route,
+    SetRouting,
+    Shutdown,
+    Unload,
+    WaitReady,
+)
+from actors.plugins import load_invoker
+from actors.reply import AsyncReply, Reply, SyncReply
+from actors.router import RouterActor
+from actors.registry import RegistryActor
+from actors.scheduler import Scheduler
+from actors.tracking import ThreadTracker
+from actors.worker import describe_exception
+from domain.cost import PriceTable
+from domain.entities import ModelMetrics, ModelRequest, ModelResponse, ModelVersion
+from domain.enums import ErrorCode, ModelStatus, RoutingStrategy
+from domain.errors import ConfigError
+from domain.metrics import Outcome
+from domain.ports import Clock, CostCalculator, MetricsSink, ModelInvoker, RandomSource
+from domain.routing import RoutingRule
+
+__all__ = ["NullSink", "ServingRuntime"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_GRACE_S = 0.25
+"""How long a caller waits past its deadline for the version's own TIMEOUT answer."""
+
+
+class NullSink:
+    """A `MetricsSink` that ignores everything."""
+
+    def status_changed(self, version: ModelVersion, status: ModelStatus, at: float) -> None:
+        """Ignore."""
+
+    def requests_completed(self, version: ModelVersion, outcomes: Sequence[Outcome]) -> None:
+        """Ignore."""
+
+
+def _invalid(field: str, rule: str, value: object) -> str:
+    shown = type(value).__name__ if isinstance(value, list | tuple | set | bytes) else repr(value)
+    return f"{field}: must be {rule} (got {shown})"
+
+
+def _check_request(
+    model_name: object,
+    input_data: object,
+    version_id: object,
+    parameters: object,
+    timeout_ms: object,
+    key: object,
+) -> str | None:
+    """One line naming the first invalid field, or None."""
+    if not isinstance(model_name, str) or not model_name.strip():
+        return _invalid("model_name", "a non-empty string", model_name)
+    if not isinstance(input_data, dict):
+        return f"input_data: must be a dict (got {type(input_data).__name__})"
+    if version_id is not None and (not isinstance(version_id, str) or not version_id.strip()):
+        return _invalid("version_id", "a non-empty string or None", version_id)
+    if parameters is not None and not isinstance(parameters, dict):
+        return f"parameters: must be a dict or None (got {type(parameters).__name__})"
+    if timeout_ms is not None and (
+        not isinstance(timeout_ms, int | float)
+        or isinstance(timeout_ms, bool)
+        or not math.isfinite(timeout_ms)
+        or timeout_ms <= 0
+    ):
+        return _invalid("timeout_ms", "a number > 0 or None", timeout_ms)
+    if key is not None and not isinstance(key, str):
+        return _invalid("key", "a string or None", key)
+    return None
+
+
+class ServingRuntime:
+    """An embedded model-serving runtime: register versions, serve requests, drain, stop.
+
+    Thread-safe: any host thread may call any method; `aserve` is for asyncio
+    callers and never blocks the loop. Model failures never raise: they come
+    back as a failed `ModelResponse` with an `error_code`. Use as a context
+    manager, or call `stop()`, which drains every version and joins every
+    thread the runtime started.
+
+    Args:
+        invoker: the model backend (default: the `simulated` invoker factory).
+        clock: time source (default: the system clock).
+        cost_calculator: prices requests (default: a `PriceTable` reading
+            `price_*` keys from each version's parameters).
+        metrics_sink: receives lifecycle and request events from version actors.
+        rng: random source for routing policies (seed it for repeatable splits).
+        call_timeout_s: how long control calls (register, unload, ...) wait for the actors.
+    """
+
+    def __init__(
+        self,
+        invoker: ModelInvoker | None = None,
+        *,
+        clock: Clock | None = None,
+        cost_calculator: CostCalculator | None = None,
+        metrics_sink: MetricsSink | None = None,
+        rng: RandomSource | None = None,
+        call_timeout_s: float = 10.0,
+    ) -> None:
+        self._invoker: ModelInvoker = invoker if invoker is not None else load_invoker("simulated")
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._call_timeout_s = call_timeout_s
+        self._max_timeout_ms = 30_000.0
+        self._max_drain_s = 0.0
+        self._closed = False
+        self._stopped = False
+        self.tracker = ThreadTracker()
+        self._scheduler = Scheduler(self._clock)
+        try:
+            self._router = RouterActor.start(clock=self._clock, tracker=self.tracker, rng=rng)
+            self._registry = RegistryActor.start(
+                invoker=self._invoker,
+                clock=self._clock,
+                scheduler=self._scheduler,
+                cost=cost_calculator if cost_calculator is not None else PriceTable(),
+                sink=metrics_sink if metrics_sink is not None else NullSink(),
+                tracker=self.tracker,
+                router=self._router,
+            )
+        except BaseException:
+            self._router.stop(block=False) if hasattr(self, "_router") else None
+            self._scheduler.stop()
+            raise
+
+    # --- context manager -----------------------------------------------------
+
+    def __enter__(self) -> ServingRuntime:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- control plane -------------------------------------------------------
+
+    def _call(self, ref: pykka.ActorRef[Any], message: object, reply: SyncReply[T], what: str) -> T:
+        try:
+            ref.tell(message)
+        except pykka.ActorDeadError:
+            msg = f"{what}: the runtime is stopped"
+            raise RuntimeError(msg) from None
+        if not reply.wait(self._call_timeout_s):
+            msg = f"{what}: no answer within {self._call_timeout_s:g}s"
+            raise TimeoutError(msg)
+        return reply.value()
+
+    def register(self, version: ModelVersion) -> bool:
+        """Start loading `version`; False if its id is already live or the runtime stopped.
+
+        Raises:
+            ConfigError: (a ValueError) when `version` or its parameters are invalid.
+        """
+        if not isinstance(version, ModelVersion):
+            msg = f"version: must be a ModelVersion (got {type(version).__name__})"
+            raise ConfigError(msg, field="version")
+        PriceTable().price_for(version)  # validates price_* parameters early
+        if self._closed:
+            return False
+        self._max_timeout_ms = max(self._max_timeout_ms, version.serving.timeout_ms)
+        self._max_drain_s = max(self._max_drain_s, version.serving.drain_timeout_s)
+        reply: SyncReply[bool] = SyncReply()
+        return self._call(self._registry, Register(version, reply), reply, "register")
+
+    def unload(self, version_id: str) -> bool:
+        """Drain and stop a version; False if unknown or already stopped.
+
+        From the moment this returns no new request is routed to the version;
+        requests it already holds finish (or are answered UNAVAILABLE after
+        its `drain_timeout_s`).
+        """
+        if self._closed or not isinstance(version_id, str):
+            return False
+        reply: SyncReply[bool] = SyncReply()
+        return self._call(self._registry, Unload(version_id, reply), reply, "unload")
+
+    def wait_ready(self, version_or_model: str, timeout: float = 30.0) -> bool:
+        """Block until the version (or any version of the model) is READY.
+
+        Returns False on timeout, or as soon as it can no longer become READY.
+        """
+        if self._closed or not isinstance(version_or_model, str):
+            return False
+        reply: SyncReply[bool] = SyncReply()
+        try:
+            self._registry.tell(WaitReady(version_or_model, reply))
+        except pykka.ActorDeadError:
+            return False
+        return reply.wait(timeout) and reply.value()
+
+    def set_routing(
+        self,
+        model_name: str,
+        strategy: RoutingStrategy | str | None,
+        weights: Mapping[str, float] | None = None,
+    ) -> None:
+        """Route `model_name` by `strategy` (None: back to the newest READY version).
+
+        Raises:
+            ConfigError: (a ValueError) naming the bad field.
+        """
+        if not isinstance(model_name, str) or not model_name.strip():
+            raise ConfigError(_invalid("model_name", "a non-empty string", model_name), field="model_name")
+        rule = None if strategy is None else RoutingRule.create(strategy, weights)
+        reply: SyncReply[bool] = SyncReply()
+        self._call(self._router, SetRouting(model_name, rule, reply), reply, "set_routing")
+
+    def get_version(self, version_id: str) -> ModelVersion | None:
+        """The registered `ModelVersion` (its status is live), or None."""
+        found = self._lookup(version_id)
+        return None if found is None else found[0]
+
+    def list_versions(self) -> list[ModelVersion]:
+        """Every version registered, in registration order."""
+        if self._stopped:
+            return []
+        reply: SyncReply[list[ModelVersion]] = SyncReply()
+        return self._call(self._registry, ListVersions(reply), reply, "list_versions")
+
+    def get_metrics(self, version_id: str) -> ModelMetrics | None:
+        """A snapshot of the version's metrics (its final figures once stopped), or None."""
+        found = self._lookup(version_id)
+        if found is None:
+            return None
+        _, ref, final = found
+        if ref is not None:
+            reply: SyncReply[ModelMetrics] = SyncReply()
+            try:
+                ref.tell(GetMetrics(reply))
+                if reply.wait(self._call_timeout_s):
+                    return reply.value()
+            except pykka.ActorDeadError:
+                pass
+            found = self._lookup(version_id)
+            final = found[2] if found else final
+        return final if final is not None else ModelMetrics(version_id=version_id)
+
+    def health(self) -> dict[str, object]:
+        """`{"live", "ready", "versions": {id: {model, status, generation, last_error}}}`.
+
+        `ready` is True only when at least one version is registered and every
+        version not stopped is READY.
+        """
+        if self._stopped:
+            return {"live": False, "ready": False, "versions": {}}
+        reply: SyncReply[dict[str, object]] = SyncReply()
+        return self._call(self._registry, Health(reply), reply, "health")
+
+    def _lookup(
+        self, version_id: str
+    ) -> tuple[ModelVersion, pykka.ActorRef[Any] | None, ModelMetrics | None] | None:
+        if self._stopped or not isinstance(version_id, str):
+            return None
+        reply: SyncReply[tuple[ModelVersion, pykka.ActorRef[Any] | None, ModelMetrics | None] | None]
+        reply = SyncReply()
+        return self._call(self._registry, Lookup(version_id, reply), reply, "lookup")
+
+    # --- data plane ----------------------------------------------------------
+
+    def _failed(self, request_id: str, model_name: object, version_id: object, started: float, code: ErrorCode, error: str) -> ModelResponse:
+        return ModelResponse(
+            request_id=request_id,
+            model_id=model_name if isinstance(model_name, str) else "unknown",
+            version_id=version_id if isinstance(version_id, str) and version_id else "unknown",
+            output_data=None,
+            latency_ms=(self._clock.monotonic() - started) * 1000.0,
+            timestamp=self._clock.now(),
+            success=False,
+            error=error,
+            error_code=code,
+        )
+
+    def _submit(
+        self,
+        reply: Reply[ModelResponse],
+        model_name: str,
+        input_data: dict[str, object],
+        version_id: str | None,
+        parameters: dict[str, object] | None,
+        timeout_ms: float | None,
+        key: str | None,
+        started: float,
+    ) -> float:
+        """Validate and send one request; returns the caller's wait budget in seconds.
+
+        Any early answer (invalid input, stopped runtime) is set on `reply`.
+        """
+        request_id = str(uuid.uuid4())
+        problem = _check_request(model_name, input_data, version_id, parameters, timeout_ms, key)
+        if problem is not None:
+            reply.set(self._failed(request_id, model_name, version_id, started, ErrorCode.INVALID_INPUT, problem))
+            return 0.0
+        if self._closed:
+            reply.set(self._failed(request_id, model_name, version_id, started, ErrorCode.UNAVAILABLE, "Runtime is stopped"))
+            return 0.0
+        request = ModelRequest(
+            request_id=request_id,
+            model_id=model_name,
+            version_id=version_id or "",
+            input_data=input_data,
+            parameters=dict(parameters) if parameters else {},
+            key=key,
+        )
+        try:
+            self._router.tell(Route(request, reply, started, timeout_ms, version_id, key))
+        except pykka.ActorDeadError:
+            reply.set(self._failed(request_id, model_name, version_id, started, ErrorCode.UNAVAILABLE, "Runtime is stopped"))
+            return 0.0
+        return (timeout_ms if timeout_ms is not None else self._max_timeout_ms) / 1000.0 + _GRACE_S
+
+    def serve(
+        self,
+        model_name: str,
+        input_data: dict[str, object],
+        *,
+        version_id: str | None = None,
+        parameters: dict[str, object] | None = None,
+        timeout_ms: float | None = None,
+        key: str | None = None,
+    ) -> ModelResponse:
+        """Serve one request and block until its one response (never raises for model errors).
+
+        Args:
+            model_name: the model; routed to a READY version by its routing rule.
+            input_data: the model input (a dict).
+            version_id: pin a specific version instead of routing.
+            parameters: per-request parameters passed to the invoker.
+            timeout_ms: deadline from now; default: the chosen version's `timeout_ms`.
+            key: a sticky-routing key (same key, same version while it is READY).
+        """
+        started = self._clock.monotonic()
+        reply: SyncReply[ModelResponse] = SyncReply()
+        budget = self._submit(reply, model_name, input_data, version_id, parameters, timeout_ms, key, started)
+        if not reply.done and not reply.wait(started + budget - self._clock.monotonic()):
+            reply.set(
+                self._failed(
+                    str(uuid.uuid4()), model_name, version_id, started, ErrorCode.TIMEOUT, "No answer before the deadline"
+                )
+            )
+        return reply.value()
+
+    def submit(
+        self,
+        model_name: str,
+        input_data: dict[str, object],
+        reply: Reply[ModelResponse],
+        *,
+        version_id: str | None = None,
+        parameters: dict[str, object] | None = None,
+        timeout_ms: float | None = None,
+        key: str | None = None,
+    ) -> float:
+        """Send one request without waiting; its one answer completes `reply`.
+
+        For callers that fan out or fire and forget (ensembles, shadows).
+        Returns the wait budget in seconds to pass to `await_reply`.
+        """
+        started = self._clock.monotonic()
+        return self._submit(reply, model_name, input_data, version_id, parameters, timeout_ms, key, started)
+
+    def await_reply(self, reply: SyncReply[ModelResponse], budget_s: float | None = None) -> ModelResponse:
+        """Wait for a `submit`ted request's answer; TIMEOUT after the budget."""
+        budget = budget_s if budget_s is not None else self._max_timeout_ms / 1000.0 + _GRACE_S
+        if not reply.wait(budget):
+            reply.set(self._failed("", "unknown", None, self._clock.monotonic(), ErrorCode.TIMEOUT, "No answer before the deadline"))
+        return reply.value()
+
+    async def aserve(
+        self,
+        model_name: str,
+        input_data: dict[str, object],
+        *,
+        version_id: str | None = None,
+        parameters: dict[str, object] | None = None,
+        timeout_ms: float | None = None,
+        key: str | None = None,
+    ) -> ModelResponse:
+        """`serve` for asyncio: awaits the response without blocking the event loop.
+
+        Cancelling the awaiting task answers the request CANCELLED, so a version
+        that has not started it yet never will.
+        """
+        loop = asyncio.get_running_loop()
+        started = self._clock.monotonic()
+        reply: AsyncReply[ModelResponse] = AsyncReply(loop)
+        budget = self._submit(reply, model_name, input_data, version_id, parameters, timeout_ms, key, started)
+        if reply.done:
+            return reply.value()
+
+        def expire() -> None:
+            reply.set(self._failed("", model_name, version_id, started, ErrorCode.TIMEOUT, "No answer before the deadline"))
+
+        timer = loop.call_later(max(started + budget - self._clock.monotonic(), 0.0), expire)
+        try:
+            return await reply.future
+        except asyncio.CancelledError:
+            reply.set(self._failed("", model_name, version_id, started, ErrorCode.CANCELLED, "Caller cancelled"))
+            raise
+        finally:
+            timer.cancel()
+
+    # --- shutdown ------------------------------------------------------------
+
+    @property
+    def stopped(self) -> bool:
+        """True once `stop()` finished."""
+        return self._stopped
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Drain every version, then stop the actors and join every thread started.
+
+        Args:
+            timeout: overall budget in seconds (default: the longest
+                `drain_timeout_s` of any version plus 10 s). Idempotent.
+        """
+        if self._stopped:
+            return
+        self._closed = True
+        budget = timeout if timeout is not None else self._max_drain_s + 10.0
+        deadline = self._clock.monotonic() + budget
+        try:
+            reply: SyncReply[bool] = SyncReply()
+            try:
+                self._registry.tell(Shutdown(reply))
+                if not reply.wait(deadline - self._clock.monotonic()):
+                    log.warning("versions did not drain within %.1fs", budget)
+            except pykka.ActorDeadError:
+                pass
+        finally:
+            try:
+                self._invoker.close()
+            except Exception as exc:  # noqa: BLE001 - shutdown goes on
+                log.warning("invoker close failed: %s", describe_exception(exc))
+            remaining = max(deadline - self._clock.monotonic(), 1.0)
+            for ref in (self._registry, self._router):
+                try:
+                    ref.stop(block=True, timeout=remaining)
+                except (pykka.Timeout, pykka.ActorDeadError):
+                    pass
+            self._scheduler.stop(timeout=remaining)
+            leftovers = self.tracker.join_all(max(deadline - self._clock.monotonic(), 2.0))
+            if leftovers:
+                log.warning("threads still running after stop: %s", [t.name for t in leftovers])
+            self._stopped = True
+
+    def threads(self) -> list[Any]:
+        """Threads this runtime started that are still alive (actors and the timer)."""
+        alive = self.tracker.alive()
+        if self._scheduler.thread.is_alive():
+            alive.append(self._scheduler.thread)
+        return alive

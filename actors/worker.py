@@ -1,0 +1,188 @@
+"""WorkerActor: one loaded model instance (a replica) running batches on its own thread."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import pykka
+
+from actors.messages import Done, Loaded, LoadFailed, RunBatch, UnexpectedMessageError, Work, WorkerCrashed, safe_tell
+from actors.tracking import ThreadTracker
+from domain.entities import ModelResponse, ModelVersion
+from domain.enums import ErrorCode
+from domain.errors import InvocationError
+from domain.metrics import Outcome
+from domain.ports import Clock, CostCalculator, InvocationResult, ModelHandle, ModelInvoker
+
+__all__ = ["WorkerActor", "describe_exception"]
+
+log = logging.getLogger(__name__)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """`Type: message`, the one-line form kept on versions and in responses."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _failure(exc: BaseException) -> InvocationResult:
+    code = exc.code if isinstance(exc, InvocationError) else ErrorCode.MODEL_ERROR
+    return InvocationResult(error=describe_exception(exc), error_code=code)
+
+
+class WorkerActor(pykka.ThreadingActor):
+    """Holds one model instance and runs the invoker on it.
+
+    Loads in `on_start` (its own thread) and reports `Loaded` or `LoadFailed`
+    to its version; every invoker call is fenced with `BaseException` because
+    Pykka stops every actor on a stray one. Completes each caller's reply
+    itself, then tells the version `Done`.
+    """
+
+    def __init__(
+        self,
+        *,
+        index: int,
+        generation: int,
+        version: ModelVersion,
+        invoker: ModelInvoker,
+        parent: pykka.ActorRef[Any],
+        clock: Clock,
+        cost: CostCalculator,
+        tracker: ThreadTracker,
+    ) -> None:
+        super().__init__()
+        self._index = index
+        self._generation = generation
+        self._version = version
+        self._invoker = invoker
+        self._parent = parent
+        self._clock = clock
+        self._cost = cost
+        self._tracker = tracker
+        self._handle: ModelHandle | None = None
+        self._loaded = False
+
+    def on_start(self) -> None:
+        """Load the model (worker thread)."""
+        self._tracker.add_current()
+        started = self._clock.monotonic()
+        try:
+            self._handle = self._invoker.load(self._version)
+        except BaseException as exc:  # noqa: BLE001 - fenced: see class docstring
+            safe_tell(self._parent, LoadFailed(self._index, self._generation, describe_exception(exc)))
+            self.stop()
+            return
+        self._loaded = True
+        safe_tell(self._parent, Loaded(self._index, self._generation, self._clock.monotonic() - started))
+
+    def on_receive(self, message: object) -> None:
+        """Run a batch (worker thread)."""
+        if type(message) is RunBatch:
+            self._run(message.items)
+            return
+        msg = f"WorkerActor cannot handle {type(message).__name__}"
+        raise UnexpectedMessageError(msg)
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Report the crash to the version, which answers the batch and restarts us."""
+        error = describe_exception(exception_value) if exception_value else "unknown failure"
+        safe_tell(self._parent, WorkerCrashed(self._index, self._generation, error))
+        self._unload()
+
+    def on_stop(self) -> None:
+        """Unload the model (worker thread)."""
+        self._unload()
+
+    def _unload(self) -> None:
+        if not self._loaded:
+            return
+        self._loaded = False
+        try:
+            self._invoker.unload(self._handle)
+        except BaseException as exc:  # noqa: BLE001 - fenced
+            log.warning(
+                "unload failed: %s",
+                describe_exception(exc),
+                extra={"model": self._version.model_name, "version": self._version.version_id},
+            )
+
+    def _invoke(self, items: Sequence[Work], timeout_s: float) -> list[InvocationResult]:
+        try:
+            if len(items) == 1:
+                return [self._invoker.invoke(self._handle, items[0].request, timeout_s)]
+            results = list(self._invoker.invoke_batch(self._handle, [w.request for w in items], timeout_s))
+        except BaseException as exc:  # noqa: BLE001 - fenced: see class docstring
+            return [_failure(exc)] * len(items)
+        if len(results) != len(items):
+            error = InvocationResult(
+                error=f"invoke_batch returned {len(results)} results for {len(items)} requests",
+                error_code=ErrorCode.MODEL_ERROR,
+            )
+            return [error] * len(items)
+        return results
+
+    def _run(self, items: tuple[Work, ...]) -> None:
+        live = [w for w in items if not w.reply.done]
+        outcomes: list[Outcome] = []
+        if live:
+            started = self._clock.monotonic()
+            timeout_s = max(min(w.deadline for w in live) - started, 0.001)
+            results = self._invoke(live, timeout_s)
+            finished = self._clock.monotonic()
+            compute_share = (finished - started) / len(live)
+            timestamp = self._clock.now()
+            for work, result in zip(live, results, strict=True):
+                outcome = self._answer(work, result, finished, compute_share, timestamp)
+                if outcome is not None:
+                    outcomes.append(outcome)
+        safe_tell(self._parent, Done(self._index, self._generation, tuple(outcomes)))
+
+    def _answer(
+        self,
+        work: Work,
+        result: InvocationResult,
+        finished: float,
+        compute_s: float,
+        timestamp: Any,
+    ) -> Outcome | None:
+        version = self._version
+        latency_ms = (finished - work.started_at) * 1000.0
+        tokens = result.input_tokens + result.output_tokens
+        cost = 0.0
+        if result.ok:
+            try:
+                cost = self._cost.cost(version, result.input_tokens, result.output_tokens, compute_s)
+            except Exception as exc:  # noqa: BLE001 - a bad price must not lose the answer
+                log.warning("cost calculation failed: %s", describe_exception(exc))
+        response = ModelResponse(
+            request_id=work.request.request_id,
+            model_id=version.model_name,
+            version_id=version.version_id,
+            output_data=result.output,
+            latency_ms=latency_ms,
+            tokens_used=tokens,
+            cost_usd=cost,
+            timestamp=timestamp,
+            success=result.ok,
+            error=result.error,
+            error_code=None if result.ok else (result.error_code or ErrorCode.MODEL_ERROR),
+        )
+        if not work.reply.set(response):
+            return None
+        return Outcome(
+            request_id=response.request_id,
+            success=response.success,
+            latency_ms=latency_ms,
+            error_code=response.error_code,
+            tokens=tokens,
+            cost_usd=cost,
+        )

@@ -1,0 +1,122 @@
+"""Per-version serving policy: admission, batching, deadlines, draining, supervision."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from domain.errors import ConfigError
+
+__all__ = ["ServingConfig"]
+
+
+def _require(condition: bool, field: str, rule: str, value: object) -> None:
+    if not condition:
+        msg = f"{field}: must be {rule} (got {value!r})"
+        raise ConfigError(msg, field=field)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServingConfig:
+    """How one model version is served. Attached as `ModelVersion.serving`.
+
+    Attributes:
+        replicas: model instances, each loaded by its own worker actor and
+            running one batch at a time.
+        max_concurrency: requests executing at once across the version;
+            None means `replicas * max_batch_size`.
+        max_queue: requests waiting for a worker; beyond it, OVERLOADED at once.
+        timeout_ms: default per-request deadline, counted from the call.
+        max_batch_size: most requests handed to a worker in one batch.
+        batch_wait_ms: longest a partial batch waits for more requests.
+        drain_timeout_s: on unload, how long queued and in-flight requests may
+            take before they are answered UNAVAILABLE.
+        max_restarts: crash restarts allowed within `restart_window_s`.
+        restart_window_s: the sliding window for `max_restarts`.
+        restart_backoff_s: first restart delay; doubles per restart in the window.
+        load_retries: retries of a failed load per replica before giving up.
+        load_backoff_s: first load-retry delay; doubles per retry.
+        wait_for_all_replicas: READY only once every replica loaded (else the first).
+    """
+
+    replicas: int = 1
+    max_concurrency: int | None = None
+    max_queue: int = 1024
+    timeout_ms: float = 30_000.0
+    max_batch_size: int = 1
+    batch_wait_ms: float = 0.0
+    drain_timeout_s: float = 30.0
+    max_restarts: int = 3
+    restart_window_s: float = 60.0
+    restart_backoff_s: float = 0.1
+    load_retries: int = 2
+    load_backoff_s: float = 0.2
+    wait_for_all_replicas: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("replicas", "max_queue", "max_batch_size"):
+            value = getattr(self, name)
+            _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
+        for name in ("max_restarts", "load_retries"):
+            value = getattr(self, name)
+            _require(_is_int(value) and value >= 0, name, "an integer >= 0", value)
+        if self.max_concurrency is not None:
+            _require(
+                _is_int(self.max_concurrency) and self.max_concurrency >= 1,
+                "max_concurrency",
+                "an integer >= 1 or None",
+                self.max_concurrency,
+            )
+        for name in ("timeout_ms", "restart_window_s"):
+            value = getattr(self, name)
+            _require(_is_number(value) and value > 0, name, "a number > 0", value)
+        for name in (
+            "batch_wait_ms",
+            "drain_timeout_s",
+            "restart_backoff_s",
+            "load_backoff_s",
+        ):
+            value = getattr(self, name)
+            _require(_is_number(value) and value >= 0, name, "a number >= 0", value)
+        _require(
+            isinstance(self.wait_for_all_replicas, bool),
+            "wait_for_all_replicas",
+            "a boolean",
+            self.wait_for_all_replicas,
+        )
+
+    @property
+    def effective_max_concurrency(self) -> int:
+        """The concurrency cap with the default resolved."""
+        if self.max_concurrency is not None:
+            return self.max_concurrency
+        return self.replicas * self.max_batch_size
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, object], *, where: str = "serving") -> ServingConfig:
+        """Build from a config-file table, rejecting unknown keys by name.
+
+        Raises:
+            ConfigError: for an unknown key or an invalid value.
+        """
+        known = set(cls.__dataclass_fields__)
+        for key in data:
+            if key not in known:
+                msg = f"{where}.{key}: unknown key (expected one of: {', '.join(sorted(known))})"
+                raise ConfigError(msg, field=f"{where}.{key}")
+        try:
+            return cls(**data)  # type: ignore[arg-type]
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.{exc}", field=f"{where}.{exc.field}") from None

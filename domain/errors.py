@@ -1,0 +1,66 @@
+"""The one error tree of actorserve.
+
+```
+ActorServeError
+ ├── ConfigError(ValueError)     a field of a config, entity or call is invalid (field=)
+ ├── LifecycleError              a (state, event) pair the lifecycle does not allow (state=, event=)
+ ├── ModelLoadError              an invoker could not load a version (version_id=)
+ └── InvocationError             an invoker call failed with a known code (code=)
+```
+
+Model failures during serving are never raised to callers: they become a
+failed `ModelResponse` with an `ErrorCode`. These exceptions are for
+programming and configuration errors, and for invokers to signal a code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from domain.enums import ErrorCode
+
+__all__ = [
+    "ActorServeError",
+    "ConfigError",
+    "InvocationError",
+    "LifecycleError",
+    "ModelLoadError",
+]
+
+
+class ActorServeError(Exception):
+    """Base of every error actorserve raises on purpose."""
+
+
+class ConfigError(ActorServeError, ValueError):
+    """A value is invalid; the message starts with the field's name."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class LifecycleError(ActorServeError):
+    """A lifecycle event is not allowed in the current state."""
+
+    def __init__(self, message: str, *, state: str, event: str) -> None:
+        super().__init__(message)
+        self.state = state
+        self.event = event
+
+
+class ModelLoadError(ActorServeError):
+    """An invoker failed to load a model version."""
+
+    def __init__(self, message: str, *, version_id: str) -> None:
+        super().__init__(message)
+        self.version_id = version_id
+
+
+class InvocationError(ActorServeError):
+    """An invoker call failed with a specific error code (e.g. OVERLOADED from a 429)."""
+
+    def __init__(self, message: str, *, code: ErrorCode) -> None:
+        super().__init__(message)
+        self.code = code

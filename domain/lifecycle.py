@@ -1,0 +1,86 @@
+"""The version lifecycle as data: a pure transition table.
+
+```
+LOADING --loaded--> READY --drain--> DRAINING --drained--> STOPPED
+   |                  |                  |
+   +--load_failed--+  +-----crashed------+--> FAILED --restart--> LOADING
+                   v                             |
+                 FAILED ----------drain----------+--> STOPPED
+```
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from domain.enums import ModelStatus
+from domain.errors import LifecycleError
+
+__all__ = [
+    "ROUTABLE",
+    "TERMINAL",
+    "LifecycleEvent",
+    "allowed_events",
+    "transition",
+]
+
+
+class LifecycleEvent(Enum):
+    """What happened to a version."""
+
+    LOADED = "loaded"
+    """Enough replicas loaded the model."""
+    LOAD_FAILED = "load_failed"
+    """Every replica exhausted its load retries."""
+    DRAIN = "drain"
+    """The version was asked to unload."""
+    DRAINED = "drained"
+    """Nothing is queued or in flight any more (or the drain timed out)."""
+    CRASHED = "crashed"
+    """The version's actor failed unexpectedly."""
+    RESTART = "restart"
+    """The supervisor starts the version again after a crash."""
+
+
+_S = ModelStatus
+_E = LifecycleEvent
+
+_TABLE: dict[tuple[ModelStatus, LifecycleEvent], ModelStatus] = {
+    (_S.LOADING, _E.LOADED): _S.READY,
+    (_S.LOADING, _E.LOAD_FAILED): _S.FAILED,
+    (_S.LOADING, _E.DRAIN): _S.DRAINING,
+    (_S.LOADING, _E.CRASHED): _S.FAILED,
+    (_S.READY, _E.DRAIN): _S.DRAINING,
+    (_S.READY, _E.CRASHED): _S.FAILED,
+    (_S.SERVING, _E.DRAIN): _S.DRAINING,
+    (_S.SERVING, _E.CRASHED): _S.FAILED,
+    (_S.DRAINING, _E.DRAINED): _S.STOPPED,
+    (_S.DRAINING, _E.CRASHED): _S.STOPPED,
+    (_S.FAILED, _E.RESTART): _S.LOADING,
+    (_S.FAILED, _E.DRAIN): _S.STOPPED,
+}
+
+ROUTABLE: frozenset[ModelStatus] = frozenset({_S.READY, _S.SERVING})
+"""States in which a version accepts new traffic."""
+
+TERMINAL: frozenset[ModelStatus] = frozenset({_S.STOPPED})
+"""States no event leaves."""
+
+
+def transition(state: ModelStatus, event: LifecycleEvent) -> ModelStatus:
+    """Return the state after `event`.
+
+    Raises:
+        LifecycleError: when the table has no such (state, event) pair.
+    """
+    try:
+        return _TABLE[(state, event)]
+    except KeyError:
+        allowed = ", ".join(e.value for e in allowed_events(state)) or "none"
+        msg = f"event {event.value!r} is not allowed in state {state.value!r} (allowed: {allowed})"
+        raise LifecycleError(msg, state=state.value, event=event.value) from None
+
+
+def allowed_events(state: ModelStatus) -> list[LifecycleEvent]:
+    """The events `state` accepts, in declaration order."""
+    return [event for (s, event) in _TABLE if s is state]

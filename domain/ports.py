@@ -1,0 +1,140 @@
+"""Ports: every side effect the core needs goes through one of these Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeAlias
+
+from domain.entities import JSONValue, ModelRequest, ModelVersion
+from domain.enums import ErrorCode, ModelStatus
+from domain.metrics import Outcome
+
+__all__ = [
+    "Clock",
+    "CostCalculator",
+    "InvocationResult",
+    "MetricsSink",
+    "ModelHandle",
+    "ModelInvoker",
+    "RandomSource",
+    "StateStore",
+]
+
+ModelHandle: TypeAlias = object
+"""Whatever an invoker's `load` returns: one loaded model instance (one per replica)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationResult:
+    """What an invoker returns for one request.
+
+    A failed result sets `error` (a sentence) and `error_code`; the worker turns
+    it into a failed `ModelResponse`.
+    """
+
+    output: JSONValue = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    error: str | None = None
+    error_code: ErrorCode | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the call succeeded."""
+        return self.error is None
+
+
+class ModelInvoker(Protocol):
+    """A model backend. Worker actors call it from their own thread.
+
+    One invoker object serves every version using it; per-replica state lives
+    in the handle that `load` returns. Calls may block (that is what workers
+    are for) but must honour `timeout_s` where they can.
+    """
+
+    def load(self, version: ModelVersion) -> ModelHandle:
+        """Load one instance of `version`; raise on failure."""
+        ...
+
+    def invoke(self, handle: ModelHandle, request: ModelRequest, timeout_s: float) -> InvocationResult:
+        """Run one request."""
+        ...
+
+    def invoke_batch(
+        self,
+        handle: ModelHandle,
+        requests: Sequence[ModelRequest],
+        timeout_s: float,
+    ) -> Sequence[InvocationResult]:
+        """Run several requests at once; one result per request, in order."""
+        ...
+
+    def unload(self, handle: ModelHandle) -> None:
+        """Release one instance."""
+        ...
+
+    def health(self, handle: ModelHandle) -> bool:
+        """True when the instance can serve."""
+        ...
+
+    def close(self) -> None:
+        """Release shared resources and end any call still blocking; runtime stop calls it."""
+        ...
+
+
+class Clock(Protocol):
+    """Time, injected so policies and tests control it."""
+
+    def monotonic(self) -> float:
+        """Seconds on a monotonic clock (for durations and deadlines)."""
+        ...
+
+    def now(self) -> datetime:
+        """Timezone-aware wall-clock time (for timestamps)."""
+        ...
+
+
+class RandomSource(Protocol):
+    """The subset of `random.Random` policies use; pass a seeded one for tests."""
+
+    def random(self) -> float:
+        """A float in [0, 1)."""
+        ...
+
+    def randrange(self, stop: int) -> int:
+        """An int in [0, stop)."""
+        ...
+
+
+class CostCalculator(Protocol):
+    """Prices one request."""
+
+    def cost(self, version: ModelVersion, input_tokens: int, output_tokens: int, compute_s: float) -> float:
+        """USD for one request served by `version`."""
+        ...
+
+
+class MetricsSink(Protocol):
+    """Receives events from version actors (their threads); must not block."""
+
+    def status_changed(self, version: ModelVersion, status: ModelStatus, at: float) -> None:
+        """`version` entered `status` at monotonic time `at`."""
+        ...
+
+    def requests_completed(self, version: ModelVersion, outcomes: Sequence[Outcome]) -> None:
+        """`version` answered these requests."""
+        ...
+
+
+class StateStore(Protocol):
+    """Durable registry and experiment state (used by later work)."""
+
+    def save(self, key: str, value: dict[str, JSONValue]) -> None:
+        """Store `value` under `key`."""
+        ...
+
+    def load(self, key: str) -> dict[str, JSONValue] | None:
+        """The value stored under `key`, or None."""
+        ...

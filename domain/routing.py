@@ -1,0 +1,242 @@
+"""Routing policies: pure functions of the candidates, a key and an injected random source.
+
+The router actor keeps one policy per model and calls `choose` per request
+with the model's READY versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from domain.enums import RoutingStrategy, coerce_enum
+from domain.errors import ConfigError
+from domain.ports import RandomSource
+
+__all__ = [
+    "Candidate",
+    "LeastCostPolicy",
+    "LeastLatencyPolicy",
+    "NewestPolicy",
+    "RoundRobinPolicy",
+    "RoutingPolicy",
+    "RoutingRule",
+    "WeightedPolicy",
+    "make_policy",
+    "newest_first",
+    "rendezvous_choice",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A READY version as the router sees it."""
+
+    version_id: str
+    created_at: datetime
+    version_number: str = ""
+    latency_ewma_ms: float | None = None
+    in_flight: int = 0
+    cost_per_request: float | None = None
+
+
+def _version_key(number: str) -> tuple[tuple[int, int | str], ...]:
+    parts = re.split(r"[.\-+]", number)
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts)
+
+
+def newest_first(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Candidates ordered newest first: by `created_at`, then `version_number`."""
+    return sorted(
+        candidates,
+        key=lambda c: (c.created_at, _version_key(c.version_number)),
+        reverse=True,
+    )
+
+
+def _unit_hash(key: str, version_id: str) -> float:
+    digest = hashlib.blake2b(f"{key}\x00{version_id}".encode(), digest_size=8).digest()
+    # map to (0, 1): never 0, so log() is defined
+    return (int.from_bytes(digest, "big") + 1) / (2**64 + 1)
+
+
+def rendezvous_choice(
+    candidates: Sequence[Candidate],
+    key: str,
+    weights: Mapping[str, float] | None = None,
+) -> Candidate:
+    """Weighted rendezvous (highest-random-weight) hashing.
+
+    The same key picks the same version while that version stays a candidate;
+    removing a version moves only its own keys. Without weights every
+    candidate weighs 1.
+    """
+    best: Candidate | None = None
+    best_score = -math.inf
+    for cand in candidates:
+        weight = 1.0 if weights is None else weights.get(cand.version_id, 0.0)
+        if weight <= 0:
+            continue
+        score = -weight / math.log(_unit_hash(key, cand.version_id))
+        if score > best_score:
+            best, best_score = cand, score
+    return best if best is not None else newest_first(candidates)[0]
+
+
+class RoutingPolicy(Protocol):
+    """Picks one of a non-empty sequence of candidates."""
+
+    def choose(self, candidates: Sequence[Candidate], key: str | None) -> Candidate:
+        """The version this request goes to."""
+        ...
+
+
+class NewestPolicy:
+    """No routing rule: the newest READY version takes everything (upstream behaviour)."""
+
+    def choose(self, candidates: Sequence[Candidate], key: str | None) -> Candidate:
+        return newest_first(candidates)[0] if len(candidates) > 1 else candidates[0]
+
+
+class RoundRobinPolicy:
+    """Each version in turn; a key pins a caller to one version by rendezvous hashing."""
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def choose(self, candidates: Sequence[Candidate], key: str | None) -> Candidate:
+        if key is not None:
+            return rendezvous_choice(candidates, key)
+        cand = candidates[self._next % len(candidates)]
+        self._next += 1
+        return cand
+
+
+class WeightedPolicy:
+    """Random split by weight; a key pins a caller by weighted rendezvous hashing.
+
+    Versions without a weight get none of the traffic unless no weighted
+    version is a candidate, when the newest candidate takes it.
+    """
+
+    def __init__(self, weights: Mapping[str, float], rng: RandomSource) -> None:
+        self._weights = dict(weights)
+        self._rng = rng
+
+    def choose(self, candidates: Sequence[Candidate], key: str | None) -> Candidate:
+        weighted = [(c, self._weights.get(c.version_id, 0.0)) for c in candidates]
+        total = sum(w for _, w in weighted)
+        if total <= 0:
+            return newest_first(candidates)[0]
+        if key is not None:
+            return rendezvous_choice(candidates, key, self._weights)
+        point = self._rng.random() * total
+        for cand, weight in weighted:
+            point -= weight
+            if point < 0 and weight > 0:
+                return cand
+        return next(c for c, w in reversed(weighted) if w > 0)
+
+
+class LeastLatencyPolicy:
+    """Power of two choices on latency EWMA scaled by in-flight load.
+
+    Two random candidates are compared and the one with the lower
+    `ewma * (in_flight + 1)` wins; a version with no samples yet scores 0 so
+    it gets explored. Sampling two avoids the herd that always-pick-the-best
+    causes when the figures are stale.
+    """
+
+    def __init__(self, rng: RandomSource) -> None:
+        self._rng = rng
+
+    @staticmethod
+    def score(cand: Candidate) -> float:
+        """Lower is better."""
+        return (cand.latency_ewma_ms or 0.0) * (cand.in_flight + 1)
+
+    def choose(self, candidates: Sequence[Candidate], key: str | None) -> Candidate:
+        if key is not None:
+            return rendezvous_choice(candidates, key)
+        n = len(candidates)
+        if n == 1:
+            return candidates[0]
+        i = self._rng.randrange(n)
+        j = self._rng.randrange(n - 1)
+        if j >= i:
+            j += 1
+        a, b = candidates[i], candidates[j]
+        return a if self.score(a) <= self.score(b) else b
+
+
+class LeastCostPolicy:
+    """The cheapest version per request; ties go to the lower latency, then the newest."""
+
+    def choose(self, candidates: Sequence[Candidate], key: str | None) -> Candidate:
+        if key is not None:
+            return rendezvous_choice(candidates, key)
+        ordered = newest_first(candidates)
+        return min(
+            ordered,
+            key=lambda c: (
+                c.cost_per_request if c.cost_per_request is not None else 0.0,
+                c.latency_ewma_ms if c.latency_ewma_ms is not None else 0.0,
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingRule:
+    """A model's routing rule, validated when built."""
+
+    strategy: RoutingStrategy
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, strategy: RoutingStrategy | str, weights: Mapping[str, float] | None = None) -> RoutingRule:
+        """Validate and build a rule.
+
+        Raises:
+            ConfigError: unknown strategy, bad weights, or weights missing for WEIGHTED.
+        """
+        strategy = coerce_enum(RoutingStrategy, strategy, "strategy")
+        if strategy is RoutingStrategy.INTELLIGENT:
+            msg = "strategy: 'intelligent' (bandit routing) is not available yet; use least_latency"
+            raise ConfigError(msg, field="strategy")
+        clean: dict[str, float] = {}
+        if weights is not None:
+            if not isinstance(weights, Mapping):
+                msg = f"weights: must be a mapping of version id to number (got {type(weights).__name__})"
+                raise ConfigError(msg, field="weights")
+            for vid, w in weights.items():
+                if not isinstance(vid, str) or not vid.strip():
+                    raise ConfigError(f"weights: version id must be a non-empty string (got {vid!r})", field="weights")
+                if not isinstance(w, int | float) or isinstance(w, bool) or not math.isfinite(w) or w < 0:
+                    raise ConfigError(f"weights[{vid}]: must be a number >= 0 (got {w!r})", field=f"weights[{vid}]")
+                clean[vid] = float(w)
+        if strategy is RoutingStrategy.WEIGHTED and sum(clean.values()) <= 0:
+            raise ConfigError("weights: WEIGHTED routing needs at least one weight > 0", field="weights")
+        return cls(strategy=strategy, weights=clean)
+
+
+def make_policy(rule: RoutingRule | None, rng: RandomSource) -> RoutingPolicy:
+    """The policy object for a rule (None: newest READY version)."""
+    if rule is None:
+        return NewestPolicy()
+    match rule.strategy:
+        case RoutingStrategy.ROUND_ROBIN:
+            return RoundRobinPolicy()
+        case RoutingStrategy.WEIGHTED:
+            return WeightedPolicy(rule.weights, rng)
+        case RoutingStrategy.LEAST_LATENCY:
+            return LeastLatencyPolicy(rng)
+        case RoutingStrategy.LEAST_COST:
+            return LeastCostPolicy()
+        case _:
+            msg = f"strategy: {rule.strategy.value!r} has no policy"
+            raise ConfigError(msg, field="strategy")
