@@ -302,8 +302,10 @@ class ListVersions:
 
 @dataclass(frozen=True, slots=True)
 class WaitReady:
-    """Runtime → registry: reply True when the version (or any version of the model) is READY,
-    False when it can no longer become READY."""
+    """Runtime → registry: reply True once READY, False once it can no longer be.
+
+    `target` is a version id or, failing that, a model name (any of its versions).
+    """
 
     target: str
     reply: Reply[bool]

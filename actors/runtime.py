@@ -26,9 +26,9 @@ from actors.messages import (
     WaitReady,
 )
 from actors.plugins import load_invoker
+from actors.registry import RegistryActor
 from actors.reply import AsyncReply, Reply, SyncReply
 from actors.router import RouterActor
-from actors.registry import RegistryActor
 from actors.scheduler import Scheduler
 from actors.tracking import ThreadTracker
 from actors.worker import describe_exception
@@ -65,7 +65,7 @@ def _invalid(field: str, rule: str, value: object) -> str:
     return f"{field}: must be {rule} (got {shown})"
 
 
-def _check_request(
+def _check_request(  # noqa: PLR0911 - one early return per field
     model_name: object,
     input_data: object,
     version_id: object,
@@ -275,9 +275,7 @@ class ServingRuntime:
         reply: SyncReply[dict[str, object]] = SyncReply()
         return self._call(self._registry, Health(reply), reply, "health")
 
-    def _lookup(
-        self, version_id: str
-    ) -> tuple[ModelVersion, pykka.ActorRef[Any] | None, ModelMetrics | None] | None:
+    def _lookup(self, version_id: str) -> tuple[ModelVersion, pykka.ActorRef[Any] | None, ModelMetrics | None] | None:
         if self._stopped or not isinstance(version_id, str):
             return None
         reply: SyncReply[tuple[ModelVersion, pykka.ActorRef[Any] | None, ModelMetrics | None] | None]
@@ -286,7 +284,9 @@ class ServingRuntime:
 
     # --- data plane ----------------------------------------------------------
 
-    def _failed(self, request_id: str, model_name: object, version_id: object, started: float, code: ErrorCode, error: str) -> ModelResponse:
+    def _failed(
+        self, request_id: str, model_name: object, version_id: object, started: float, code: ErrorCode, error: str
+    ) -> ModelResponse:
         return ModelResponse(
             request_id=request_id,
             model_id=model_name if isinstance(model_name, str) else "unknown",
@@ -320,7 +320,9 @@ class ServingRuntime:
             reply.set(self._failed(request_id, model_name, version_id, started, ErrorCode.INVALID_INPUT, problem))
             return 0.0
         if self._closed:
-            reply.set(self._failed(request_id, model_name, version_id, started, ErrorCode.UNAVAILABLE, "Runtime is stopped"))
+            reply.set(
+                self._failed(request_id, model_name, version_id, started, ErrorCode.UNAVAILABLE, "Runtime is stopped")
+            )
             return 0.0
         request = ModelRequest(
             request_id=request_id,
@@ -333,7 +335,9 @@ class ServingRuntime:
         try:
             self._router.tell(Route(request, reply, started, timeout_ms, version_id, key))
         except pykka.ActorDeadError:
-            reply.set(self._failed(request_id, model_name, version_id, started, ErrorCode.UNAVAILABLE, "Runtime is stopped"))
+            reply.set(
+                self._failed(request_id, model_name, version_id, started, ErrorCode.UNAVAILABLE, "Runtime is stopped")
+            )
             return 0.0
         return (timeout_ms if timeout_ms is not None else self._max_timeout_ms) / 1000.0 + _GRACE_S
 
@@ -363,7 +367,12 @@ class ServingRuntime:
         if not reply.done and not reply.wait(started + budget - self._clock.monotonic()):
             reply.set(
                 self._failed(
-                    str(uuid.uuid4()), model_name, version_id, started, ErrorCode.TIMEOUT, "No answer before the deadline"
+                    str(uuid.uuid4()),
+                    model_name,
+                    version_id,
+                    started,
+                    ErrorCode.TIMEOUT,
+                    "No answer before the deadline",
                 )
             )
         return reply.value()
@@ -391,7 +400,11 @@ class ServingRuntime:
         """Wait for a `submit`ted request's answer; TIMEOUT after the budget."""
         budget = budget_s if budget_s is not None else self._max_timeout_ms / 1000.0 + _GRACE_S
         if not reply.wait(budget):
-            reply.set(self._failed("", "unknown", None, self._clock.monotonic(), ErrorCode.TIMEOUT, "No answer before the deadline"))
+            reply.set(
+                self._failed(
+                    "", "unknown", None, self._clock.monotonic(), ErrorCode.TIMEOUT, "No answer before the deadline"
+                )
+            )
         return reply.value()
 
     async def aserve(
@@ -417,7 +430,9 @@ class ServingRuntime:
             return reply.value()
 
         def expire() -> None:
-            reply.set(self._failed("", model_name, version_id, started, ErrorCode.TIMEOUT, "No answer before the deadline"))
+            reply.set(
+                self._failed("", model_name, version_id, started, ErrorCode.TIMEOUT, "No answer before the deadline")
+            )
 
         timer = loop.call_later(max(started + budget - self._clock.monotonic(), 0.0), expire)
         try:

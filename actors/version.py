@@ -27,8 +27,8 @@ from actors.messages import (
     RunBatch,
     StatusChanged,
     UnexpectedMessageError,
-    VersionCrashed,
     VersionAdded,
+    VersionCrashed,
     VersionStats,
     Work,
     WorkerCrashed,
@@ -247,9 +247,9 @@ class VersionActor(pykka.ThreadingActor):
             self._later(delay, RetryLoad(m.worker))
             return
         replica.gave_up = True
-        hopeless = self._config.wait_for_all_replicas or all(
-            r.gave_up for r in self._replicas if not r.loaded
-        ) and not any(r.loaded for r in self._replicas)
+        hopeless = self._config.wait_for_all_replicas or (
+            all(r.gave_up for r in self._replicas if not r.loaded) and not any(r.loaded for r in self._replicas)
+        )
         if self._status is ModelStatus.LOADING and hopeless:
             self._apply(LifecycleEvent.LOAD_FAILED, m.error)
             self._finish()
@@ -306,7 +306,13 @@ class VersionActor(pykka.ThreadingActor):
         self._finish()
 
     def _maybe_finish_drain(self) -> None:
-        if self._status is ModelStatus.DRAINING and not self._queue and self._in_flight == 0:
+        # A batch whose requests were all answered already (deadline passed) holds
+        # nobody up: its worker stops once the invoker returns.
+        if (
+            self._status is ModelStatus.DRAINING
+            and not self._queue
+            and all(w.reply.done for r in self._replicas for w in r.batch or ())
+        ):
             self._finish()
 
     def _finish(self) -> None:
@@ -440,13 +446,16 @@ class VersionActor(pykka.ThreadingActor):
             pending.extend(w.deadline for w in replica.batch or () if not w.reply.done)
         if pending:
             self._arm_deadline(min(pending))
+        self._maybe_finish_drain()
 
     def _on_get_metrics(self, m: GetMetrics) -> None:
         m.reply.set(self._snapshot())
 
     # --- answers and metrics -------------------------------------------------
 
-    def _error_response(self, work_request_id: str, started_at: float, now: float, code: ErrorCode, error: str) -> ModelResponse:
+    def _error_response(
+        self, work_request_id: str, started_at: float, now: float, code: ErrorCode, error: str
+    ) -> ModelResponse:
         return ModelResponse(
             request_id=work_request_id,
             model_id=self._version.model_name,

@@ -118,10 +118,17 @@ class WorkerActor(pykka.ThreadingActor):
     def _invoke(self, items: Sequence[Work], timeout_s: float) -> list[InvocationResult]:
         try:
             if len(items) == 1:
-                return [self._invoker.invoke(self._handle, items[0].request, timeout_s)]
-            results = list(self._invoker.invoke_batch(self._handle, [w.request for w in items], timeout_s))
+                results = [self._invoker.invoke(self._handle, items[0].request, timeout_s)]
+            else:
+                results = list(
+                    self._invoker.invoke_batch(self._handle, [w.request for w in items], timeout_s)
+                )
         except BaseException as exc:  # noqa: BLE001 - fenced: see class docstring
             return [_failure(exc)] * len(items)
+        if not all(isinstance(r, InvocationResult) for r in results):
+            bad = next(type(r).__name__ for r in results if not isinstance(r, InvocationResult))
+            error = InvocationResult(error=f"invoker returned {bad}, not InvocationResult", error_code=ErrorCode.MODEL_ERROR)
+            return [error] * len(items)
         if len(results) != len(items):
             error = InvocationResult(
                 error=f"invoke_batch returned {len(results)} results for {len(items)} requests",

@@ -48,7 +48,9 @@ class SimulationSettings:
             if getattr(self, name) > 1:
                 raise ConfigError(f"{name}: must be between 0 and 1 (got {getattr(self, name)!r})", field=name)
         if self.embedding_dim < 1 or not isinstance(self.embedding_dim, int):
-            raise ConfigError(f"embedding_dim: must be an integer >= 1 (got {self.embedding_dim!r})", field="embedding_dim")
+            raise ConfigError(
+                f"embedding_dim: must be an integer >= 1 (got {self.embedding_dim!r})", field="embedding_dim"
+            )
 
     def override(self, parameters: dict[str, object]) -> SimulationSettings:
         """These settings with the matching keys of `parameters` applied (others ignored)."""
@@ -137,7 +139,11 @@ class SimulatedInvoker:
             msg = f"simulated load failure {attempt} of {settings.load_failures} for {version.version_id}"
             raise RuntimeError(msg)
         seed_text = f"{self._seed}:{version.version_id}:{attempt}"
-        seed = None if self._seed is None else int.from_bytes(hashlib.blake2b(seed_text.encode(), digest_size=8).digest(), "big")
+        seed = (
+            None
+            if self._seed is None
+            else int.from_bytes(hashlib.blake2b(seed_text.encode(), digest_size=8).digest(), "big")
+        )
         return _Handle(version, settings, random.Random(seed), threading.Lock())
 
     def _latency_s(self, handle: _Handle, items: int) -> float:

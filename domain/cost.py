@@ -29,12 +29,7 @@ class Price:
     def __post_init__(self) -> None:
         for name in ("per_1k_input_tokens", "per_1k_output_tokens", "per_second"):
             value = getattr(self, name)
-            if (
-                not isinstance(value, int | float)
-                or isinstance(value, bool)
-                or not math.isfinite(value)
-                or value < 0
-            ):
+            if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
                 msg = f"{name}: must be a number >= 0 (got {value!r})"
                 raise ConfigError(msg, field=name)
 
@@ -49,7 +44,9 @@ class Price:
 
 @dataclass(frozen=True, slots=True)
 class PriceTable:
-    """A `CostCalculator`: prices by version id, then model name, then the version's
+    """A `CostCalculator` backed by a table of prices.
+
+    Looks up prices by version id, then model name, then the version's
     own `parameters` (`price_per_1k_input_tokens`, `price_per_1k_output_tokens`,
     `price_per_second`), then `default`.
     """
@@ -62,17 +59,13 @@ class PriceTable:
         for key in (version.version_id, version.model_name):
             if key in self.prices:
                 return self.prices[key]
-        given = {
-            attr: version.parameters[key]
-            for key, attr in _PARAM_KEYS.items()
-            if key in version.parameters
-        }
+        given = {attr: version.parameters[key] for key, attr in _PARAM_KEYS.items() if key in version.parameters}
         if given:
             try:
                 return Price(**given)  # type: ignore[arg-type]
             except ConfigError as exc:
-                msg = f"parameters.price_{exc.field.removeprefix('per_')}: {exc}"
-                raise ConfigError(msg, field=f"parameters.{exc.field}") from None
+                key = f"parameters.price_{exc.field}"
+                raise ConfigError(f"{key}: {str(exc).split(': ', 1)[1]}", field=key) from None
         return self.default
 
     def cost(

@@ -7,8 +7,8 @@ dataclasses; new fields are appended with defaults, never inserted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TypeAlias
 from datetime import UTC, datetime
+from typing import TypeAlias
 
 from domain.config import ServingConfig
 from domain.enums import ErrorCode, ModelStatus, ModelType, RoutingStrategy, coerce_enum

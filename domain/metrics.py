@@ -25,7 +25,7 @@ class LatencyHistogram:
     def __init__(self, *, min_ms: float = 0.001, max_ms: float = 3_600_000.0, ratio: float = 1.05):
         self._min_ms = min_ms
         self._log_ratio = math.log(ratio)
-        buckets = int(math.ceil(math.log(max_ms / min_ms) / self._log_ratio)) + 2
+        buckets = math.ceil(math.log(max_ms / min_ms) / self._log_ratio) + 2
         self._counts = [0] * buckets
         self.count = 0
         self.total_ms = 0.0
@@ -57,11 +57,8 @@ class LatencyHistogram:
         for index, n in enumerate(self._counts):
             seen += n
             if seen >= rank:
-                if index == 0:
-                    estimate = self._min_ms
-                else:
-                    # geometric middle of the bucket [min*r^(i-1), min*r^i)
-                    estimate = self._min_ms * math.exp((index - 0.5) * self._log_ratio)
+                # the geometric middle of bucket i, which spans [min*r^(i-1), min*r^i)
+                estimate = self._min_ms if index == 0 else self._min_ms * math.exp((index - 0.5) * self._log_ratio)
                 return min(max(estimate, self.min_ms), self.max_ms)
         return self.max_ms
 

@@ -103,7 +103,7 @@ class RandomSource(Protocol):
         """A float in [0, 1)."""
         ...
 
-    def randrange(self, stop: int) -> int:
+    def randrange(self, stop: int, /) -> int:
         """An int in [0, stop)."""
         ...
 

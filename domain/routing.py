@@ -100,6 +100,7 @@ class NewestPolicy:
     """No routing rule: the newest READY version takes everything (upstream behaviour)."""
 
     def choose(self, candidates: Sequence[Candidate], key: str | None) -> Candidate:
+        """The newest candidate."""
         return newest_first(candidates)[0] if len(candidates) > 1 else candidates[0]
 
 
@@ -110,6 +111,7 @@ class RoundRobinPolicy:
         self._next = 0
 
     def choose(self, candidates: Sequence[Candidate], key: str | None) -> Candidate:
+        """The next candidate in turn, or the key's."""
         if key is not None:
             return rendezvous_choice(candidates, key)
         cand = candidates[self._next % len(candidates)]
@@ -129,6 +131,7 @@ class WeightedPolicy:
         self._rng = rng
 
     def choose(self, candidates: Sequence[Candidate], key: str | None) -> Candidate:
+        """A weighted random candidate, or the key's."""
         weighted = [(c, self._weights.get(c.version_id, 0.0)) for c in candidates]
         total = sum(w for _, w in weighted)
         if total <= 0:
@@ -161,6 +164,7 @@ class LeastLatencyPolicy:
         return (cand.latency_ewma_ms or 0.0) * (cand.in_flight + 1)
 
     def choose(self, candidates: Sequence[Candidate], key: str | None) -> Candidate:
+        """The better of two random candidates, or the key's."""
         if key is not None:
             return rendezvous_choice(candidates, key)
         n = len(candidates)
@@ -178,6 +182,7 @@ class LeastCostPolicy:
     """The cheapest version per request; ties go to the lower latency, then the newest."""
 
     def choose(self, candidates: Sequence[Candidate], key: str | None) -> Candidate:
+        """The cheapest candidate, or the key's."""
         if key is not None:
             return rendezvous_choice(candidates, key)
         ordered = newest_first(candidates)

@@ -1,0 +1,172 @@
+"""Test doubles for the ports: FakeInvoker, FakeClock, FakeRandom, RecordingSink."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from datetime import UTC, datetime, timedelta
+
+from domain import InvocationResult, ModelRequest, ModelStatus, ModelType, ModelVersion, Outcome, ServingConfig
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._t = start
+        self._epoch = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def monotonic(self) -> float:
+        return self._t
+
+    def now(self) -> datetime:
+        return self._epoch + timedelta(seconds=self._t)
+
+    def advance(self, seconds: float) -> None:
+        self._t += seconds
+
+
+class FakeRandom:
+    """Returns scripted values in turn (cycling)."""
+
+    def __init__(self, values: Sequence[float], ints: Sequence[int] = (0,)) -> None:
+        self._values = list(values)
+        self._ints = list(ints)
+        self._i = 0
+        self._j = 0
+
+    def random(self) -> float:
+        value = self._values[self._i % len(self._values)]
+        self._i += 1
+        return value
+
+    def randrange(self, stop: int, /) -> int:
+        value = self._ints[self._j % len(self._ints)] % stop
+        self._j += 1
+        return value
+
+
+@dataclass
+class FakeInvoker:
+    """A controllable `ModelInvoker`.
+
+    Attributes:
+        fail_with: raise this from invoke/invoke_batch.
+        latency: seconds each call takes (waits on `closed`).
+        gate: when set, calls block until `gate` is set (or the invoker closes).
+        load_fail_times: the first N loads raise.
+        load_gate: when set, loads block until it is set.
+    """
+
+    fail_with: BaseException | None = None
+    latency: float = 0.0
+    gate: threading.Event | None = None
+    load_fail_times: int = 0
+    load_gate: threading.Event | None = None
+    output: object = "ok"
+    loads: int = 0
+    unloads: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+    started: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
+    closed: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def load(self, version: ModelVersion) -> object:
+        with self._lock:
+            self.loads += 1
+            attempt = self.loads
+        if self.load_gate is not None:
+            self._wait(self.load_gate)
+        if attempt <= self.load_fail_times:
+            msg = f"load failure {attempt}"
+            raise RuntimeError(msg)
+        return {"version": version.version_id, "instance": attempt}
+
+    def _wait(self, event: threading.Event) -> None:
+        while not event.is_set() and not self.closed.is_set():
+            event.wait(0.01)
+
+    def invoke(self, handle: object, request: ModelRequest, timeout_s: float) -> InvocationResult:
+        return self.invoke_batch(handle, [request], timeout_s)[0]
+
+    def invoke_batch(
+        self, handle: object, requests: Sequence[ModelRequest], timeout_s: float
+    ) -> Sequence[InvocationResult]:
+        with self._lock:
+            self.batch_sizes.append(len(requests))
+        self.started.release()
+        if self.gate is not None:
+            self._wait(self.gate)
+        if self.latency:
+            self.closed.wait(self.latency)
+        if self.fail_with is not None:
+            raise self.fail_with
+        return [
+            InvocationResult(output={"echo": r.input_data, "out": self.output}, input_tokens=3, output_tokens=2)
+            for r in requests
+        ]
+
+    def unload(self, handle: object) -> None:
+        with self._lock:
+            self.unloads += 1
+
+    def health(self, handle: object) -> bool:
+        return not self.closed.is_set()
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+@dataclass
+class RecordingSink:
+    """A `MetricsSink` that keeps every event (thread-safe)."""
+
+    statuses: list[tuple[str, ModelStatus, float]] = field(default_factory=list)
+    outcomes: list[tuple[str, Outcome]] = field(default_factory=list)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
+
+    def status_changed(self, version: ModelVersion, status: ModelStatus, at: float) -> None:
+        with self._lock:
+            self.statuses.append((version.version_id, status, at))
+            self._lock.notify_all()
+
+    def wait_for(self, version_id: str, status: ModelStatus, timeout: float = 5.0) -> bool:
+        """Block until `version_id` has entered `status` (at any time), up to `timeout`."""
+        with self._lock:
+            return self._lock.wait_for(
+                lambda: any(vid == version_id and s is status for vid, s, _ in self.statuses), timeout
+            )
+
+    def requests_completed(self, version: ModelVersion, outcomes: Sequence[Outcome]) -> None:
+        with self._lock:
+            self.outcomes.extend((version.version_id, o) for o in outcomes)
+
+    def history(self, version_id: str) -> list[ModelStatus]:
+        with self._lock:
+            return [s for vid, s, _ in self.statuses if vid == version_id]
+
+    def first(self, version_id: str, status: ModelStatus) -> float | None:
+        with self._lock:
+            return next((at for vid, s, at in self.statuses if vid == version_id and s is status), None)
+
+
+def make_version(
+    version_id: str = "v1",
+    model_name: str = "chat",
+    *,
+    number: str = "1.0.0",
+    model_type: ModelType = ModelType.LANGUAGE_MODEL,
+    parameters: dict[str, object] | None = None,
+    **serving: Any,
+) -> ModelVersion:
+    return ModelVersion(
+        version_id=version_id,
+        model_name=model_name,
+        version_number=number,
+        model_type=model_type,
+        status=ModelStatus.LOADING,
+        parameters=parameters or {},
+        serving=ServingConfig(**serving),
+    )
