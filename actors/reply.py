@@ -34,12 +34,26 @@ class Reply(Generic[T]):
 
     def set(self, value: T) -> bool:
         """Complete with `value` unless already completed; never blocks for long."""
+        if self.claim(value):
+            self._notify(value)
+            return True
+        return False
+
+    def claim(self, value: T) -> bool:
+        """Take the answer slot without waking the waiter yet; call `publish()` next.
+
+        Lets a completer finish its bookkeeping (e.g. tell the version `Done`)
+        before the caller wakes, so the caller reads its own writes.
+        """
         with self._lock:
             if self._value is not _UNSET:
                 return False
             self._value = value
-        self._notify(value)
         return True
+
+    def publish(self) -> None:
+        """Wake the waiter after a successful `claim`."""
+        self._notify(self._value)  # type: ignore[arg-type]
 
     def value(self) -> T:
         """The answer; only valid once `done`."""

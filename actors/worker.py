@@ -120,14 +120,14 @@ class WorkerActor(pykka.ThreadingActor):
             if len(items) == 1:
                 results = [self._invoker.invoke(self._handle, items[0].request, timeout_s)]
             else:
-                results = list(
-                    self._invoker.invoke_batch(self._handle, [w.request for w in items], timeout_s)
-                )
+                results = list(self._invoker.invoke_batch(self._handle, [w.request for w in items], timeout_s))
         except BaseException as exc:  # noqa: BLE001 - fenced: see class docstring
             return [_failure(exc)] * len(items)
         if not all(isinstance(r, InvocationResult) for r in results):
             bad = next(type(r).__name__ for r in results if not isinstance(r, InvocationResult))
-            error = InvocationResult(error=f"invoker returned {bad}, not InvocationResult", error_code=ErrorCode.MODEL_ERROR)
+            error = InvocationResult(
+                error=f"invoker returned {bad}, not InvocationResult", error_code=ErrorCode.MODEL_ERROR
+            )
             return [error] * len(items)
         if len(results) != len(items):
             error = InvocationResult(
@@ -140,18 +140,25 @@ class WorkerActor(pykka.ThreadingActor):
     def _run(self, items: tuple[Work, ...]) -> None:
         live = [w for w in items if not w.reply.done]
         outcomes: list[Outcome] = []
-        if live:
-            started = self._clock.monotonic()
-            timeout_s = max(min(w.deadline for w in live) - started, 0.001)
-            results = self._invoke(live, timeout_s)
-            finished = self._clock.monotonic()
-            compute_share = (finished - started) / len(live)
-            timestamp = self._clock.now()
-            for work, result in zip(live, results, strict=True):
-                outcome = self._answer(work, result, finished, compute_share, timestamp)
-                if outcome is not None:
-                    outcomes.append(outcome)
-        safe_tell(self._parent, Done(self._index, self._generation, tuple(outcomes)))
+        claimed: list[Work] = []
+        try:
+            if live:
+                started = self._clock.monotonic()
+                timeout_s = max(min(w.deadline for w in live) - started, 0.001)
+                results = self._invoke(live, timeout_s)
+                finished = self._clock.monotonic()
+                compute_share = (finished - started) / len(live)
+                timestamp = self._clock.now()
+                for work, result in zip(live, results, strict=True):
+                    outcome = self._answer(work, result, finished, compute_share, timestamp)
+                    if outcome is not None:
+                        outcomes.append(outcome)
+                        claimed.append(work)
+            # Done first, then wake the callers: a caller's next look at the metrics includes its request.
+            safe_tell(self._parent, Done(self._index, self._generation, tuple(outcomes)))
+        finally:
+            for work in claimed:
+                work.reply.publish()
 
     def _answer(
         self,
@@ -183,7 +190,7 @@ class WorkerActor(pykka.ThreadingActor):
             error=result.error,
             error_code=None if result.ok else (result.error_code or ErrorCode.MODEL_ERROR),
         )
-        if not work.reply.set(response):
+        if not work.reply.claim(response):
             return None
         return Outcome(
             request_id=response.request_id,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from domain import InvocationResult, ModelRequest, ModelStatus, ModelType, ModelVersion, Outcome, ServingConfig
 
@@ -132,11 +132,11 @@ class RecordingSink:
             self.statuses.append((version.version_id, status, at))
             self._lock.notify_all()
 
-    def wait_for(self, version_id: str, status: ModelStatus, timeout: float = 5.0) -> bool:
-        """Block until `version_id` has entered `status` (at any time), up to `timeout`."""
+    def wait_for(self, version_id: str, status: ModelStatus, timeout: float = 5.0, *, times: int = 1) -> bool:
+        """Block until `version_id` has entered `status` `times` times, up to `timeout`."""
         with self._lock:
             return self._lock.wait_for(
-                lambda: any(vid == version_id and s is status for vid, s, _ in self.statuses), timeout
+                lambda: sum(vid == version_id and s is status for vid, s, _ in self.statuses) >= times, timeout
             )
 
     def requests_completed(self, version: ModelVersion, outcomes: Sequence[Outcome]) -> None:
