@@ -6,6 +6,8 @@ the runtime and the CLI resolve names here, so `actors` never imports `adapters`
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import cast
 
@@ -22,6 +24,20 @@ def invoker_names() -> list[str]:
     return sorted({ep.name for ep in entry_points(group=GROUP)})
 
 
+def _check_settings(name: str, factory: Callable[..., object], settings: dict[str, object]) -> None:
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    known = [p for p in params if params[p].kind is not inspect.Parameter.VAR_POSITIONAL]
+    for key in settings:
+        if key not in known:
+            msg = f"invoker.{key}: unknown setting for {name!r} (expected one of: {', '.join(known)})"
+            raise ConfigError(msg, field=f"invoker.{key}")
+
+
 def load_invoker(name: str, /, **settings: object) -> ModelInvoker:
     """Build the invoker registered under `name` with `settings`.
 
@@ -31,8 +47,11 @@ def load_invoker(name: str, /, **settings: object) -> ModelInvoker:
     for ep in entry_points(group=GROUP):
         if ep.name == name:
             factory = ep.load()
+            _check_settings(name, factory, settings)
             try:
                 return cast("ModelInvoker", factory(**settings))
+            except ConfigError as exc:
+                raise ConfigError(f"invoker.{exc}", field=f"invoker.{exc.field}") from None
             except TypeError as exc:
                 raise ConfigError(f"invoker {name!r}: {exc}", field="invoker") from None
     installed = ", ".join(invoker_names()) or "none"

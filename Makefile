@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh machine with Python 3.11+ and make:
+#   make demo   creates .venv, installs actorserve, runs examples/quickstart.toml
+#   make test   creates .venv, installs the test extras, runs lint, types and every test
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[cli,test,dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/actorserve run examples/quickstart.toml
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,205 @@
+"""`actorserve`: boot a runtime from a TOML config, drive its traffic scenario, print the table.
+
+Exit codes: 0 ok, 1 a version failed to load or every request failed, 2 bad config or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from actors import ServingRuntime, load_invoker
+from adapters.config import AppConfig, load_config
+from domain.entities import ModelMetrics, ModelVersion
+from domain.enums import ErrorCode, ModelStatus
+from domain.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+__all__ = ["main", "run_scenario"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="actorserve", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="serve the config's models and drive its traffic scenario")
+    run.add_argument("config", type=Path, help="a TOML file (see examples/quickstart.toml)")
+    run.add_argument("--requests", type=int, help="override traffic.requests")
+    run.add_argument("--concurrency", type=int, help="override traffic.concurrency")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and CI)")
+    check = sub.add_parser("check", help="validate a config file and exit")
+    check.add_argument("config", type=Path)
+    return parser
+
+
+class _Tally:
+    """Counts answers from many client threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sent = 0
+        self.ok = 0
+        self.codes: Counter[str] = Counter()
+
+
+def _boot(rt: ServingRuntime, config: AppConfig, console: Console) -> list[ModelVersion]:
+    """Register every version and set routing; returns the versions that did not become READY."""
+    for model in config.models:
+        for version in model.versions:
+            rt.register(version)
+        if model.routing is not None:
+            rt.set_routing(model.name, model.routing.strategy, model.routing.weights)
+    with console.status("loading versions..."):
+        failed = [
+            version
+            for model in config.models
+            for version in model.versions
+            if not rt.wait_ready(version.version_id, config.ready_timeout_s)
+        ]
+    for version in failed:
+        why = version.last_error or "not ready in time"
+        console.print(f"[red]version {version.version_id} is {version.status.value}:[/red] {why}")
+    return failed
+
+
+def _drive(rt: ServingRuntime, config: AppConfig, console: Console, *, progress: bool) -> tuple[_Tally, float]:
+    """Send the traffic scenario from `concurrency` client threads; returns the tally and seconds."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    traffic = config.traffic
+    names = list(traffic.mix)
+    weights = [traffic.mix[n] for n in names]
+    tally = _Tally()
+    deadline = None if traffic.duration_s is None else time.monotonic() + traffic.duration_s
+
+    def client(index: int, advance: Callable[[], None]) -> None:
+        rng = random.Random(None if config.seed is None else config.seed * 1000 + index)
+        while True:
+            with tally.lock:
+                if tally.sent >= traffic.requests or (deadline is not None and time.monotonic() >= deadline):
+                    return
+                n = tally.sent
+                tally.sent += 1
+            model = rng.choices(names, weights)[0]
+            prompt = traffic.prompts[n % len(traffic.prompts)]
+            r = rt.serve(model, {"prompt": prompt, "text": prompt}, timeout_ms=traffic.timeout_ms, key=f"user-{n % 97}")
+            with tally.lock:
+                if r.success:
+                    tally.ok += 1
+                else:
+                    tally.codes[(r.error_code or ErrorCode.MODEL_ERROR).value] += 1
+            advance()
+
+    columns = (TextColumn("serving"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    started = time.monotonic()
+    with Progress(*columns, console=console, disable=not progress) as bar:
+        task = bar.add_task("requests", total=traffic.requests)
+        threads = [
+            threading.Thread(target=client, args=(i, lambda: bar.advance(task)), name=f"client-{i}")
+            for i in range(traffic.concurrency)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return tally, time.monotonic() - started
+
+
+def _table(rt: ServingRuntime, config: AppConfig) -> Table:
+    from rich.table import Table
+
+    table = Table(title="actorserve: per-version results", title_justify="left")
+    left = ("model", "version", "status", "errors")
+    for header in (
+        "model",
+        "version",
+        "status",
+        "requests",
+        "ok",
+        "errors",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "tokens",
+        "cost $",
+    ):
+        table.add_column(header, justify="left" if header in left else "right")
+    for model in config.models:
+        for version in model.versions:
+            m = rt.get_metrics(version.version_id) or ModelMetrics(version.version_id)
+            errors = ", ".join(f"{code}:{n}" for code, n in sorted(m.errors_by_code.items())) or "-"
+            table.add_row(
+                model.name,
+                version.version_id,
+                version.status.value,
+                str(m.total_requests),
+                str(m.successful_requests),
+                errors,
+                f"{m.p50_latency_ms:.2f}",
+                f"{m.p95_latency_ms:.2f}",
+                f"{m.p99_latency_ms:.2f}",
+                str(m.tokens_processed),
+                f"{m.cost_usd:.6f}",
+            )
+    return table
+
+
+def run_scenario(config: AppConfig, console: Console, *, progress: bool = True) -> int:
+    """Serve `config` and drive its traffic; returns the exit code."""
+    invoker = load_invoker(config.invoker, **config.invoker_settings)
+    with ServingRuntime(invoker, rng=random.Random(config.seed)) as rt:
+        failed = _boot(rt, config, console)
+        tally, elapsed = _drive(rt, config, console, progress=progress)
+        console.print(_table(rt, config))
+        unrouted = {k: v for k, v in tally.codes.items() if k in (ErrorCode.NOT_FOUND.value, ErrorCode.NOT_READY.value)}
+        rate = tally.sent / elapsed if elapsed else 0.0
+        console.print(
+            f"{tally.sent} requests in {elapsed:.2f}s ({rate:.0f} req/s) with {config.traffic.concurrency} clients: "
+            f"{tally.ok} ok" + (f", not routed: {unrouted}" if unrouted else "")
+        )
+    bad = [v for m in config.models for v in m.versions if v.status is ModelStatus.FAILED]
+    return 1 if failed or bad or (tally.sent and not tally.ok) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `actorserve` command."""
+    args = _parser().parse_args(argv)
+    try:
+        from rich.console import Console
+    except ImportError:
+        print("actorserve: the CLI needs the 'cli' extra: pip install 'actorserve[cli]'", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.config)
+        if args.command == "check":
+            print(f"{args.config}: ok ({sum(len(m.versions) for m in config.models)} versions)")
+            return 0
+        overrides = {k: v for k, v in (("requests", args.requests), ("concurrency", args.concurrency)) if v is not None}
+        for key, value in overrides.items():
+            if value <= 0:
+                print(f"actorserve: --{key}: must be > 0 (got {value})", file=sys.stderr)
+                return 2
+        if overrides:
+            config = replace(config, traffic=replace(config.traffic, **overrides))
+        console = Console() if sys.stdout.isatty() else Console(width=140)
+        return run_scenario(config, console, progress=not args.no_progress)
+    except ConfigError as exc:
+        text = str(exc)
+        print(f"actorserve: {text if text.startswith(str(args.config)) else f'{args.config}: {text}'}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""The TOML config the CLI runs: models, versions, the invoker and a traffic scenario.
+
+Every unknown key and wrong type is a `ConfigError` whose message starts with
+the file and the dotted key, e.g. `quickstart.toml: models[0].versions[1].serving.replicas: ...`.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from domain.config import ServingConfig
+from domain.entities import ModelVersion
+from domain.enums import ModelStatus, ModelType, RoutingStrategy, coerce_enum
+from domain.errors import ConfigError
+from domain.routing import RoutingRule
+
+__all__ = ["AppConfig", "ModelConfig", "TrafficConfig", "load_config", "parse_config"]
+
+Table = dict[str, object]
+
+
+DEFAULT_PROMPTS = ("Hello!", "Summarise the actor model in one line.", "What is a canary release?")
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficConfig:
+    """The load the CLI drives through the runtime."""
+
+    requests: int = 1000
+    concurrency: int = 8
+    duration_s: float | None = None
+    timeout_ms: float | None = None
+    mix: dict[str, float] = field(default_factory=dict)
+    prompts: tuple[str, ...] = DEFAULT_PROMPTS
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """One model: its versions and its routing rule."""
+
+    name: str
+    versions: tuple[ModelVersion, ...]
+    routing: RoutingRule | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """A whole config file."""
+
+    invoker: str
+    invoker_settings: dict[str, object]
+    models: tuple[ModelConfig, ...]
+    traffic: TrafficConfig
+    seed: int | None = None
+    ready_timeout_s: float = 30.0
+
+
+class _Reader:
+    """Walks a table, naming every key it reads; rejects the ones left over."""
+
+    def __init__(self, table: object, where: str, allowed: tuple[str, ...] | None = None) -> None:
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: must be a table (got {type(table).__name__})", field=where)
+        self.table: Table = table
+        self.where = where
+        self.seen: set[str] = set(allowed or ())
+        if allowed is not None:
+            self.done()  # unknown keys first: a typo explains a "missing" key better
+
+    def key(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def get(
+        self, name: str, kinds: type | tuple[type, ...], default: object = None, *, required: bool = False
+    ) -> object:
+        self.seen.add(name)
+        if name not in self.table:
+            if required:
+                raise ConfigError(f"{self.key(name)}: missing", field=self.key(name))
+            return default
+        value = self.table[name]
+        kinds_t = kinds if isinstance(kinds, tuple) else (kinds,)
+        ok = isinstance(value, kinds_t) and not (isinstance(value, bool) and bool not in kinds_t)
+        if not ok:
+            expected = " or ".join(k.__name__ for k in kinds_t)
+            raise ConfigError(
+                f"{self.key(name)}: must be {expected} (got {type(value).__name__})", field=self.key(name)
+            )
+        return value
+
+    def done(self) -> None:
+        extra = sorted(set(self.table) - self.seen)
+        if extra:
+            allowed = ", ".join(sorted(self.seen))
+            raise ConfigError(
+                f"{self.key(extra[0])}: unknown key (expected one of: {allowed})", field=self.key(extra[0])
+            )
+
+
+def _positive(value: object, where: str) -> None:
+    if isinstance(value, int | float) and (not math.isfinite(value) or value <= 0):
+        raise ConfigError(f"{where}: must be > 0 (got {value!r})", field=where)
+
+
+def _version(table: object, where: str, model_name: str, model_type: ModelType) -> ModelVersion:
+    r = _Reader(table, where, ("id", "number", "parameters", "metadata", "endpoint", "framework", "serving"))
+    vid = r.get("id", str, required=True)
+    number = r.get("number", str, "1.0.0")
+    parameters = r.get("parameters", dict, {})
+    metadata = r.get("metadata", dict, {})
+    endpoint = r.get("endpoint", str)
+    framework = r.get("framework", str, "pytorch")
+    serving_table = r.get("serving", dict, {})
+    r.done()
+    serving = ServingConfig.from_mapping(serving_table, where=f"{where}.serving")  # type: ignore[arg-type]
+    try:
+        return ModelVersion(
+            version_id=vid,  # type: ignore[arg-type]
+            model_name=model_name,
+            version_number=number,  # type: ignore[arg-type]
+            model_type=model_type,
+            status=ModelStatus.LOADING,
+            endpoint=endpoint,  # type: ignore[arg-type]
+            framework=framework,  # type: ignore[arg-type]
+            parameters=dict(parameters),  # type: ignore[call-overload]
+            metadata=dict(metadata),  # type: ignore[call-overload]
+            serving=serving,
+        )
+    except ConfigError as exc:
+        field_name = "id" if exc.field == "version_id" else exc.field
+        raise ConfigError(
+            f"{where}.{field_name}: {str(exc).split(': ', 1)[1]}", field=f"{where}.{field_name}"
+        ) from None
+
+
+def _model(table: object, where: str) -> ModelConfig:
+    r = _Reader(table, where, ("name", "type", "versions", "routing"))
+    name = r.get("name", str, required=True)
+    assert isinstance(name, str)
+    if not name.strip():
+        raise ConfigError(f"{where}.name: must be a non-empty string", field=f"{where}.name")
+    model_type = coerce_enum(ModelType, r.get("type", str, "custom_model"), f"{where}.type")
+    versions_raw = r.get("versions", list, required=True)
+    routing_raw = r.get("routing", dict)
+    r.done()
+    assert isinstance(versions_raw, list)
+    if not versions_raw:
+        raise ConfigError(f"{where}.versions: needs at least one version", field=f"{where}.versions")
+    versions = tuple(_version(v, f"{where}.versions[{i}]", name, model_type) for i, v in enumerate(versions_raw))
+    rule = None
+    if routing_raw is not None:
+        rr = _Reader(routing_raw, f"{where}.routing", ("strategy", "weights"))
+        strategy = rr.get("strategy", str, required=True)
+        weights = rr.get("weights", dict)
+        rr.done()
+        try:
+            rule = RoutingRule.create(coerce_enum(RoutingStrategy, strategy, "strategy"), weights)  # type: ignore[arg-type]
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.routing.{exc}", field=f"{where}.routing.{exc.field}") from None
+    return ModelConfig(name=name, versions=versions, routing=rule)
+
+
+def _traffic(table: object, models: tuple[ModelConfig, ...]) -> TrafficConfig:
+    r = _Reader(table, "traffic", ("requests", "concurrency", "duration_s", "timeout_ms", "mix", "prompts"))
+    requests = r.get("requests", int, 1000)
+    concurrency = r.get("concurrency", int, 8)
+    duration = r.get("duration_s", (int, float))
+    timeout = r.get("timeout_ms", (int, float))
+    mix_raw = r.get("mix", dict, {})
+    prompts = r.get("prompts", list)
+    r.done()
+    for name, value in (
+        ("requests", requests),
+        ("concurrency", concurrency),
+        ("duration_s", duration),
+        ("timeout_ms", timeout),
+    ):
+        _positive(value, f"traffic.{name}")
+    assert isinstance(mix_raw, dict)
+    known = {m.name for m in models}
+    mix: dict[str, float] = {}
+    for name, weight in mix_raw.items():
+        if name not in known:
+            raise ConfigError(
+                f"traffic.mix.{name}: no such model (models: {', '.join(sorted(known))})", field=f"traffic.mix.{name}"
+            )
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
+            raise ConfigError(
+                f"traffic.mix.{name}: must be a number >= 0 (got {weight!r})", field=f"traffic.mix.{name}"
+            )
+        mix[name] = float(weight)
+    if mix and sum(mix.values()) <= 0:
+        raise ConfigError("traffic.mix: needs a weight > 0", field="traffic.mix")
+    if prompts is not None and (
+        not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts)
+    ):
+        raise ConfigError("traffic.prompts: must be a non-empty list of strings", field="traffic.prompts")
+    return TrafficConfig(
+        requests=requests,  # type: ignore[arg-type]
+        concurrency=concurrency,  # type: ignore[arg-type]
+        duration_s=None if duration is None else float(duration),  # type: ignore[arg-type]
+        timeout_ms=None if timeout is None else float(timeout),  # type: ignore[arg-type]
+        mix=mix or {m.name: 1.0 for m in models},
+        prompts=tuple(prompts) if prompts else DEFAULT_PROMPTS,
+    )
+
+
+def parse_config(data: Table) -> AppConfig:
+    """Validate a parsed TOML document.
+
+    Raises:
+        ConfigError: naming the first bad key.
+    """
+    r = _Reader(data, "", ("runtime", "invoker", "models", "traffic"))
+    runtime = _Reader(r.get("runtime", dict, {}), "runtime", ("seed", "ready_timeout_s"))
+    seed = runtime.get("seed", int)
+    ready_timeout = runtime.get("ready_timeout_s", (int, float), 30.0)
+    runtime.done()
+    _positive(ready_timeout, "runtime.ready_timeout_s")
+    invoker = _Reader(r.get("invoker", dict, {}), "invoker")
+    invoker.seen.update(invoker.table)
+    kind = invoker.table.get("type", "simulated")
+    if not isinstance(kind, str):
+        raise ConfigError("invoker.type: must be str", field="invoker.type")
+    settings = {k: v for k, v in invoker.table.items() if k != "type"}
+    models_raw = r.get("models", list, required=True)
+    traffic_raw = r.get("traffic", dict, {})
+    r.done()
+    assert isinstance(models_raw, list)
+    if not models_raw:
+        raise ConfigError("models: needs at least one model", field="models")
+    models = tuple(_model(m, f"models[{i}]") for i, m in enumerate(models_raw))
+    ids = [v.version_id for m in models for v in m.versions]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ConfigError(f"models: version id {dupes[0]!r} is declared twice", field="models")
+    if seed is not None and kind == "simulated":
+        settings.setdefault("seed", seed)
+    return AppConfig(
+        invoker=kind,
+        invoker_settings=settings,
+        models=models,
+        traffic=_traffic(traffic_raw, models),
+        seed=seed,  # type: ignore[arg-type]
+        ready_timeout_s=float(ready_timeout),  # type: ignore[arg-type]
+    )
+
+
+def load_config(path: Path) -> AppConfig:
+    """Read and validate a config file; every error message starts with the file name.
+
+    Raises:
+        ConfigError: missing file, bad TOML, or an invalid key.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file", field="path") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})", field="path") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}", field="path") from None
+    try:
+        return parse_config(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}", field=exc.field) from None

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapters.cli import main
+from adapters.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SMALL = """
+[runtime]
+seed = 3
+
+[invoker]
+type = "simulated"
+latency_ms = 0.5
+
+[[models]]
+name = "chat"
+type = "language_model"
+routing = { strategy = "round_robin" }
+versions = [
+  { id = "a", number = "1.0.0", parameters = { price_per_1k_input_tokens = 0.001 } },
+  { id = "b", number = "2.0.0", serving = { replicas = 2 } },
+]
+
+[traffic]
+requests = 60
+concurrency = 4
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_run_drives_the_traffic_and_prints_the_per_version_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(write(tmp_path, SMALL)), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    for header in ("model", "version", "requests", "p50 ms", "p95 ms", "p99 ms", "tokens", "cost $"):
+        assert header in out
+    assert "60 requests" in out
+    assert "│ chat  │ a " in out or "chat" in out
+
+
+def test_the_quickstart_config_is_valid() -> None:
+    config = load_config(ROOT / "examples" / "quickstart.toml")
+    assert {m.name for m in config.models} == {"chat", "embed"}
+    assert config.traffic.requests > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[models]]\nname = "x"\nversion = []\n', "models[0].version: unknown key"),
+        (
+            '[[models]]\nname = "x"\nversions = [{ id = "a", serving = { replicas = -1 } }]\n',
+            "models[0].versions[0].serving.replicas: must be",
+        ),
+        (
+            '[[models]]\nname = "x"\nversions = [{ id = "a", serving = { replica = 2 } }]\n',
+            "serving.replica: unknown key",
+        ),
+        (
+            '[[models]]\nname = "x"\ntype = "robot"\nversions = [{ id = "a" }]\n',
+            "models[0].type: unknown value 'robot'",
+        ),
+        ('[[models]]\nname = "x"\nversions = [{ id = "" }]\n', "models[0].versions[0].id: must be a non-empty string"),
+        ('[[models]]\nname = "x"\nversions = [{ id = "a" }, { id = "a" }]\n', "version id 'a' is declared twice"),
+        (
+            '[invoker]\nlatency = 3\n[[models]]\nname = "x"\nversions = [{ id = "a" }]\n',
+            "invoker.latency: unknown setting",
+        ),
+        (
+            '[invoker]\nlatency_ms = -3\n[[models]]\nname = "x"\nversions = [{ id = "a" }]\n',
+            "invoker.latency_ms: must be",
+        ),
+        (
+            '[invoker]\ntype = "quantum"\n[[models]]\nname = "x"\nversions = [{ id = "a" }]\n',
+            "invoker: unknown 'quantum'",
+        ),
+        (
+            '[[models]]\nname = "x"\nversions = [{ id = "a" }]\n[traffic]\nrequests = "lots"\n',
+            "traffic.requests: must be int",
+        ),
+        (
+            '[[models]]\nname = "x"\nversions = [{ id = "a" }]\n[traffic]\nmix = { y = 1 }\n',
+            "traffic.mix.y: no such model",
+        ),
+        ("models = [\n", "invalid TOML"),
+        ("", "models: missing"),
+    ],
+)
+def test_bad_config_is_one_line_naming_file_and_key_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    path = write(tmp_path, text)
+    assert main(["run", str(path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"actorserve: {path}: ")
+    assert message in err
+
+
+def test_a_missing_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(tmp_path / "nope.toml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_check_validates_without_serving(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(write(tmp_path, SMALL))]) == 0
+    assert "ok (2 versions)" in capsys.readouterr().out
+
+
+def test_a_version_that_fails_to_load_is_reported_with_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = SMALL.replace(
+        '{ id = "b", number = "2.0.0", serving = { replicas = 2 } }',
+        '{ id = "b", number = "2.0.0", parameters = { load_failures = 9 }, serving = { load_retries = 0 } }',
+    )
+    assert main(["run", str(write(tmp_path, text)), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "version b is failed" in out
+
+
+def test_the_console_script_never_shows_a_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, "[[models]]\nname = 5\nversions = []\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "adapters.cli", "run", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "models[0].name: must be str" in result.stderr
