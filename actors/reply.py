@@ -21,10 +21,11 @@ _UNSET: object = object()
 class Reply(Generic[T]):
     """A write-once slot. `set` returns True for the first answer, False after."""
 
-    __slots__ = ("_lock", "_value")
+    __slots__ = ("_claim", "_value")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # first-wins without a critical section: only one non-blocking acquire can succeed
+        self._claim = threading.Lock()
         self._value: object = _UNSET
 
     @property
@@ -33,7 +34,7 @@ class Reply(Generic[T]):
         return self._value is not _UNSET
 
     def set(self, value: T) -> bool:
-        """Complete with `value` unless already completed; never blocks for long."""
+        """Complete with `value` unless already completed; never blocks."""
         if self.claim(value):
             self._notify(value)
             return True
@@ -45,10 +46,9 @@ class Reply(Generic[T]):
         Lets a completer finish its bookkeeping (e.g. tell the version `Done`)
         before the caller wakes, so the caller reads its own writes.
         """
-        with self._lock:
-            if self._value is not _UNSET:
-                return False
-            self._value = value
+        if not self._claim.acquire(blocking=False):
+            return False
+        self._value = value
         return True
 
     def publish(self) -> None:
@@ -63,24 +63,28 @@ class Reply(Generic[T]):
         return self._value  # type: ignore[return-value]
 
     def _notify(self, value: T) -> None:
-        """Wake whoever waits; called once, outside the lock."""
+        """Wake whoever waits; called once."""
 
 
 class SyncReply(Reply[T]):
-    """A reply a plain thread waits on."""
+    """A reply a plain thread waits on (a held lock that the answer releases)."""
 
-    __slots__ = ("_event",)
+    __slots__ = ("_wake",)
 
     def __init__(self) -> None:
         super().__init__()
-        self._event = threading.Event()
+        self._wake = threading.Lock()
+        self._wake.acquire()
 
     def _notify(self, value: T) -> None:
-        self._event.set()
+        self._wake.release()
 
     def wait(self, timeout: float) -> bool:
         """Block up to `timeout` seconds; True if answered."""
-        return self._event.wait(max(timeout, 0.0))
+        if self._wake.acquire(timeout=max(timeout, 0.0)):
+            self._wake.release()  # later waits return at once
+            return True
+        return False
 
 
 class AsyncReply(Reply[T]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import uuid
@@ -48,6 +49,17 @@ T = TypeVar("T")
 
 _GRACE_S = 0.25
 """How long a caller waits past its deadline for the version's own TIMEOUT answer."""
+
+
+class _RequestIds:
+    """UUID-shaped request ids: a random prefix per runtime and a counter (uuid4 costs 2 µs a call)."""
+
+    def __init__(self) -> None:
+        self._prefix = str(uuid.uuid4())[:24]
+        self._counter = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter):012x}"
 
 
 class NullSink:
@@ -130,6 +142,7 @@ class ServingRuntime:
         self._max_drain_s = 0.0
         self._closed = False
         self._stopped = False
+        self._next_id = _RequestIds()
         self.tracker = ThreadTracker()
         self._scheduler = Scheduler(self._clock)
         try:
@@ -309,21 +322,21 @@ class ServingRuntime:
         timeout_ms: float | None,
         key: str | None,
         started: float,
-    ) -> float:
-        """Validate and send one request; returns the caller's wait budget in seconds.
+    ) -> tuple[float, str]:
+        """Validate and send one request; returns the caller's wait budget in seconds and the request id.
 
         Any early answer (invalid input, stopped runtime) is set on `reply`.
         """
-        request_id = str(uuid.uuid4())
+        request_id = self._next_id()
         problem = _check_request(model_name, input_data, version_id, parameters, timeout_ms, key)
         if problem is not None:
             reply.set(self._failed(request_id, model_name, version_id, started, ErrorCode.INVALID_INPUT, problem))
-            return 0.0
+            return 0.0, request_id
         if self._closed:
             reply.set(
                 self._failed(request_id, model_name, version_id, started, ErrorCode.UNAVAILABLE, "Runtime is stopped")
             )
-            return 0.0
+            return 0.0, request_id
         request = ModelRequest(
             request_id=request_id,
             model_id=model_name,
@@ -338,8 +351,8 @@ class ServingRuntime:
             reply.set(
                 self._failed(request_id, model_name, version_id, started, ErrorCode.UNAVAILABLE, "Runtime is stopped")
             )
-            return 0.0
-        return (timeout_ms if timeout_ms is not None else self._max_timeout_ms) / 1000.0 + _GRACE_S
+            return 0.0, request_id
+        return (timeout_ms if timeout_ms is not None else self._max_timeout_ms) / 1000.0 + _GRACE_S, request_id
 
     def serve(
         self,
@@ -363,11 +376,13 @@ class ServingRuntime:
         """
         started = self._clock.monotonic()
         reply: SyncReply[ModelResponse] = SyncReply()
-        budget = self._submit(reply, model_name, input_data, version_id, parameters, timeout_ms, key, started)
+        budget, request_id = self._submit(
+            reply, model_name, input_data, version_id, parameters, timeout_ms, key, started
+        )
         if not reply.done and not reply.wait(started + budget - self._clock.monotonic()):
             reply.set(
                 self._failed(
-                    str(uuid.uuid4()),
+                    request_id,
                     model_name,
                     version_id,
                     started,
@@ -387,14 +402,14 @@ class ServingRuntime:
         parameters: dict[str, object] | None = None,
         timeout_ms: float | None = None,
         key: str | None = None,
-    ) -> float:
+    ) -> str:
         """Send one request without waiting; its one answer completes `reply`.
 
         For callers that fan out or fire and forget (ensembles, shadows).
-        Returns the wait budget in seconds to pass to `await_reply`.
+        Returns the request id.
         """
         started = self._clock.monotonic()
-        return self._submit(reply, model_name, input_data, version_id, parameters, timeout_ms, key, started)
+        return self._submit(reply, model_name, input_data, version_id, parameters, timeout_ms, key, started)[1]
 
     def await_reply(self, reply: SyncReply[ModelResponse], budget_s: float | None = None) -> ModelResponse:
         """Wait for a `submit`ted request's answer; TIMEOUT after the budget."""
@@ -425,20 +440,26 @@ class ServingRuntime:
         loop = asyncio.get_running_loop()
         started = self._clock.monotonic()
         reply: AsyncReply[ModelResponse] = AsyncReply(loop)
-        budget = self._submit(reply, model_name, input_data, version_id, parameters, timeout_ms, key, started)
+        budget, request_id = self._submit(
+            reply, model_name, input_data, version_id, parameters, timeout_ms, key, started
+        )
         if reply.done:
             return reply.value()
 
         def expire() -> None:
             reply.set(
-                self._failed("", model_name, version_id, started, ErrorCode.TIMEOUT, "No answer before the deadline")
+                self._failed(
+                    request_id, model_name, version_id, started, ErrorCode.TIMEOUT, "No answer before the deadline"
+                )
             )
 
         timer = loop.call_later(max(started + budget - self._clock.monotonic(), 0.0), expire)
         try:
             return await reply.future
         except asyncio.CancelledError:
-            reply.set(self._failed("", model_name, version_id, started, ErrorCode.CANCELLED, "Caller cancelled"))
+            reply.set(
+                self._failed(request_id, model_name, version_id, started, ErrorCode.CANCELLED, "Caller cancelled")
+            )
             raise
         finally:
             timer.cancel()
