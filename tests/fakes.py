@@ -6,8 +6,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from actors.reply import SyncReply
 from domain import InvocationResult, ModelRequest, ModelStatus, ModelType, ModelVersion, Outcome, ServingConfig
 
 
@@ -170,3 +171,15 @@ def make_version(
         parameters=parameters or {},
         serving=ServingConfig(**serving),
     )
+
+
+if TYPE_CHECKING:
+    from actors import ServingRuntime
+
+
+def submit_many(rt: ServingRuntime, n: int, model: str = "chat", **kwargs: Any) -> list[SyncReply[Any]]:
+    """Send `n` requests without waiting; returns their replies in order."""
+    replies: list[SyncReply[Any]] = [SyncReply() for _ in range(n)]
+    for reply in replies:
+        rt.submit(model, {}, reply, **kwargs)
+    return replies

@@ -4,9 +4,8 @@ import threading
 from collections.abc import Callable
 
 from actors import ServingRuntime
-from actors.reply import SyncReply
 from domain import ErrorCode, ModelStatus
-from tests.fakes import FakeInvoker, RecordingSink, make_version
+from tests.fakes import FakeInvoker, RecordingSink, make_version, submit_many
 
 Factory = Callable[..., ServingRuntime]
 
@@ -18,9 +17,7 @@ def test_unload_answers_every_queued_and_in_flight_request(runtimes: Factory) ->
     rt = runtimes(invoker, metrics_sink=sink)
     rt.register(make_version(replicas=2))
     assert rt.wait_ready("v1", 5)
-    replies = [SyncReply() for _ in range(10)]
-    for reply in replies:
-        rt.submit("chat", {}, reply)
+    replies = submit_many(rt, 10)
     assert invoker.started.acquire(timeout=5)
     assert rt.unload("v1")
     assert sink.wait_for("v1", ModelStatus.DRAINING)
@@ -46,9 +43,7 @@ def test_a_drain_that_times_out_answers_the_rest_unavailable(runtimes: Factory) 
     rt = runtimes(invoker, metrics_sink=sink)
     rt.register(make_version(drain_timeout_s=0.05))
     assert rt.wait_ready("v1", 5)
-    replies = [SyncReply() for _ in range(3)]
-    for reply in replies:
-        rt.submit("chat", {}, reply, timeout_ms=60_000)
+    replies = submit_many(rt, 3, timeout_ms=60_000)
     assert invoker.started.acquire(timeout=5)
     rt.unload("v1")
     answers = [rt.await_reply(r, 5) for r in replies]

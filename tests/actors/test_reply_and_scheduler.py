@@ -32,7 +32,9 @@ def test_only_one_of_many_racing_setters_wins() -> None:
         wins: list[bool] = []
         barrier = threading.Barrier(4)
 
-        def racer(value: int, reply: SyncReply[int] = reply) -> None:
+        def racer(
+            value: int, reply: SyncReply[int] = reply, barrier: threading.Barrier = barrier, wins: list[bool] = wins
+        ) -> None:
             barrier.wait()
             wins.append(reply.set(value))
 

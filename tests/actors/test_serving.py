@@ -9,7 +9,7 @@ import pytest
 
 from actors import ServingRuntime
 from domain import ErrorCode, ModelStatus, RoutingStrategy
-from tests.fakes import FakeInvoker, RecordingSink, make_version
+from tests.fakes import FakeInvoker, RecordingSink, make_version, submit_many
 
 Factory = Callable[..., ServingRuntime]
 
@@ -71,11 +71,7 @@ def test_a_full_queue_answers_overloaded_at_once(runtimes: Factory) -> None:
     gate = threading.Event()
     invoker = FakeInvoker(gate=gate)
     rt = ready_runtime(runtimes, invoker, make_version(max_queue=2))
-    from actors.reply import SyncReply
-
-    replies = [SyncReply() for _ in range(4)]
-    for reply in replies:
-        rt.submit("chat", {}, reply)
+    replies = submit_many(rt, 4)
     assert invoker.started.acquire(timeout=5)  # one running, two queued, the fourth refused
     assert replies[3].wait(5)
     assert replies[3].value().error_code is ErrorCode.OVERLOADED
@@ -144,11 +140,7 @@ def test_requests_are_batched_up_to_max_batch_size(runtimes: Factory) -> None:
     gate = threading.Event()
     invoker = FakeInvoker(gate=gate)
     rt = ready_runtime(runtimes, invoker, make_version(max_batch_size=8, batch_wait_ms=20))
-    from actors.reply import SyncReply
-
-    replies = [SyncReply() for _ in range(17)]
-    for reply in replies:
-        rt.submit("chat", {}, reply)
+    replies = submit_many(rt, 17)
     gate.set()
     assert all(rt.await_reply(r, 5).success for r in replies)
     assert sum(invoker.batch_sizes) == 17
@@ -168,11 +160,7 @@ def test_max_concurrency_caps_requests_executing_at_once(runtimes: Factory) -> N
     gate = threading.Event()
     invoker = FakeInvoker(gate=gate)
     rt = ready_runtime(runtimes, invoker, make_version(replicas=4, max_concurrency=2))
-    from actors.reply import SyncReply
-
-    replies = [SyncReply() for _ in range(6)]
-    for reply in replies:
-        rt.submit("chat", {}, reply)
+    replies = submit_many(rt, 6)
     assert invoker.started.acquire(timeout=5)
     assert invoker.started.acquire(timeout=5)
     assert not invoker.started.acquire(timeout=0.1)

@@ -7,10 +7,9 @@ import pykka
 import pytest
 
 from actors import ServingRuntime
-from actors.reply import SyncReply
 from actors.worker import WorkerActor
 from domain import ErrorCode, ModelStatus
-from tests.fakes import FakeInvoker, RecordingSink, make_version
+from tests.fakes import FakeInvoker, RecordingSink, make_version, submit_many
 
 Factory = Callable[..., ServingRuntime]
 
@@ -72,9 +71,7 @@ def test_requests_held_by_a_crashed_version_are_answered_unavailable(runtimes: F
     rt = runtimes(invoker)
     rt.register(make_version(restart_backoff_s=0.01))
     assert rt.wait_ready("v1", 5)
-    replies = [SyncReply() for _ in range(5)]
-    for reply in replies:
-        rt.submit("chat", {}, reply, timeout_ms=60_000)
+    replies = submit_many(rt, 5, timeout_ms=60_000)
     assert invoker.started.acquire(timeout=5)
     version_ref(rt, "v1").tell(Crash())
     answers = [rt.await_reply(r, 5) for r in replies]
