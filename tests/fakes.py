@@ -177,6 +177,11 @@ if TYPE_CHECKING:
     from actors import ServingRuntime
 
 
+def status(version: ModelVersion) -> ModelStatus:
+    """The live status (a call, so type checkers do not narrow it across actor updates)."""
+    return version.status
+
+
 def submit_many(rt: ServingRuntime, n: int, model: str = "chat", **kwargs: Any) -> list[SyncReply[Any]]:
     """Send `n` requests without waiting; returns their replies in order."""
     replies: list[SyncReply[Any]] = [SyncReply() for _ in range(n)]

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from actors import ServingRuntime
 from domain import ErrorCode, ModelStatus
-from tests.fakes import FakeInvoker, RecordingSink, make_version, submit_many
+from tests.fakes import FakeInvoker, RecordingSink, make_version, status, submit_many
 
 Factory = Callable[..., ServingRuntime]
 
@@ -64,7 +64,7 @@ def test_unload_while_loading_stops_without_serving(runtimes: Factory) -> None:
     assert sink.wait_for("v1", ModelStatus.STOPPED)
     assert rt.wait_ready("v1", 0.1) is False
     load_gate.set()
-    assert v.status is ModelStatus.STOPPED
+    assert status(v) is ModelStatus.STOPPED
 
 
 def test_swapping_versions_loses_no_request(runtimes: Factory) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
 from actors import ModelServingInfrastructure, get_model_serving_infrastructure
 from adapters import SimulatedInvoker
-from domain import ABTestConfig, ErrorCode, ModelStatus, ModelType, ModelVersion
-from tests.fakes import FakeInvoker, make_version
+from domain import ABTestConfig, ErrorCode, InvocationResult, ModelRequest, ModelStatus, ModelType, ModelVersion
+from tests.fakes import FakeInvoker, make_version, status
 
 
 @pytest.fixture
@@ -41,14 +41,15 @@ def test_default_facade_is_observably_loading_then_ready_within_three_seconds() 
     try:
         v = upstream_version("v1")
         assert facade.register_model(v) is True
-        assert v.status is ModelStatus.LOADING
+        assert status(v) is ModelStatus.LOADING
         r = facade.serve_request("chat", {"prompt": "hi"})
         assert (r.success, r.error) == (False, "Model not ready")
         assert facade.runtime.wait_ready("v1", 3.0)
-        assert v.status is ModelStatus.READY
+        assert status(v) is ModelStatus.READY
         r = facade.serve_request("chat", {"prompt": "hello there"})
         assert r.success
-        assert "hello there" in r.output_data["text"]  # type: ignore[index]
+        assert isinstance(r.output_data, dict)
+        assert "hello there" in r.output_data["text"]
         assert r.latency_ms > 0
     finally:
         facade.stop()
@@ -120,10 +121,12 @@ def test_a_hanging_shadow_never_delays_the_primary() -> None:
     gate = threading.Event()
 
     class HangOnShadow(FakeInvoker):
-        def invoke_batch(self, handle: object, requests: object, timeout_s: float) -> object:  # type: ignore[override]
-            if handle["version"] == "s":  # type: ignore[index]
+        def invoke_batch(
+            self, handle: object, requests: Sequence[ModelRequest], timeout_s: float
+        ) -> Sequence[InvocationResult]:
+            if isinstance(handle, dict) and handle["version"] == "s":
                 self._wait(gate)
-            return super().invoke_batch(handle, requests, timeout_s)  # type: ignore[arg-type]
+            return super().invoke_batch(handle, requests, timeout_s)
 
     facade = ModelServingInfrastructure(HangOnShadow())
     try:

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from actors import ServingRuntime
 from domain import ErrorCode, ModelStatus
-from tests.fakes import FakeInvoker, RecordingSink, make_version
+from tests.fakes import FakeInvoker, RecordingSink, make_version, status
 
 Factory = Callable[..., ServingRuntime]
 
@@ -16,11 +16,11 @@ def test_register_goes_loading_then_ready(runtimes: Factory) -> None:
     rt = runtimes(FakeInvoker(load_gate=gate), metrics_sink=sink)
     v = make_version()
     assert rt.register(v) is True
-    assert v.status is ModelStatus.LOADING
+    assert status(v) is ModelStatus.LOADING
     assert rt.serve("chat", {"prompt": "x"}).error == "Model not ready"
     gate.set()
     assert rt.wait_ready("v1", timeout=5)
-    assert v.status is ModelStatus.READY
+    assert status(v) is ModelStatus.READY
     assert v.loaded_at is not None
     assert sink.history("v1")[:2] == [ModelStatus.LOADING, ModelStatus.READY]
 
@@ -38,7 +38,7 @@ def test_load_failure_past_the_retries_is_failed_with_the_error_kept(runtimes: F
     v = make_version(load_retries=1, load_backoff_s=0.01)
     rt.register(v)
     assert rt.wait_ready("v1", timeout=5) is False
-    assert v.status is ModelStatus.FAILED
+    assert status(v) is ModelStatus.FAILED
     assert v.last_error is not None
     assert "load failure 2" in v.last_error
     r = rt.serve("chat", {})

@@ -81,7 +81,12 @@ def test_scheduler_runs_callbacks_in_due_order_and_skips_cancelled() -> None:
     scheduler = Scheduler(SystemClock())
     order: list[str] = []
     done = threading.Event()
-    scheduler.call_later(0.03, lambda: (order.append("late"), done.set()))
+
+    def late() -> None:
+        order.append("late")
+        done.set()
+
+    scheduler.call_later(0.03, late)
     cancelled = scheduler.call_later(0.01, lambda: order.append("cancelled"))
     scheduler.call_later(0.0, lambda: order.append("now"))
     cancelled.cancel()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from actors import ServingRuntime
-from domain import ErrorCode, ModelStatus, RoutingStrategy
+from domain import ErrorCode, ModelResponse, ModelStatus, RoutingStrategy
 from tests.fakes import FakeInvoker, RecordingSink, make_version, submit_many
 
 Factory = Callable[..., ServingRuntime]
@@ -88,7 +88,7 @@ def test_a_queued_request_times_out_at_its_deadline_while_work_ahead_still_runs(
     rt = ready_runtime(runtimes, invoker)
     from actors.reply import SyncReply
 
-    first: SyncReply = SyncReply()
+    first: SyncReply[ModelResponse] = SyncReply()
     rt.submit("chat", {"n": 1}, first, timeout_ms=60_000)
     assert invoker.started.acquire(timeout=5)
     r = rt.serve("chat", {"n": 2}, timeout_ms=50)

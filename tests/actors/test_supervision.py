@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pykka
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from actors import ServingRuntime
 from actors.worker import WorkerActor
 from domain import ErrorCode, ModelStatus
-from tests.fakes import FakeInvoker, RecordingSink, make_version, submit_many
+from tests.fakes import FakeInvoker, RecordingSink, make_version, status, submit_many
 
 Factory = Callable[..., ServingRuntime]
 
@@ -18,7 +19,7 @@ class Crash:
     """A message no actor handles: an unexpected failure, as a bug would cause."""
 
 
-def version_ref(rt: ServingRuntime, vid: str) -> pykka.ActorRef[object]:
+def version_ref(rt: ServingRuntime, vid: str) -> pykka.ActorRef[Any]:
     found = rt._lookup(vid)
     assert found is not None and found[1] is not None
     return found[1]
@@ -58,11 +59,11 @@ def test_a_version_crashing_past_max_restarts_stays_failed(runtimes: Factory) ->
     version_ref(rt, "v1").tell(Crash())
     assert sink.wait_for("v1", ModelStatus.FAILED, times=2)
     assert rt.wait_ready("v1", 1) is False
-    assert v.status is ModelStatus.FAILED
+    assert status(v) is ModelStatus.FAILED
     assert "UnexpectedMessageError" in (v.last_error or "")
     assert rt.serve("chat", {}).error == "Model not ready"
     assert rt.unload("v1") is True
-    assert v.status is ModelStatus.STOPPED
+    assert status(v) is ModelStatus.STOPPED
 
 
 def test_requests_held_by_a_crashed_version_are_answered_unavailable(runtimes: Factory) -> None:
