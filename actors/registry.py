@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,7 @@ from actors.reply import Reply
 from actors.scheduler import Scheduler, TimerHandle
 from actors.tracking import ThreadTracker
 from actors.version import VersionActor, VersionDeps
+from domain.admission import RestartBudget
 from domain.entities import ModelMetrics, ModelVersion
 from domain.enums import ModelStatus
 from domain.lifecycle import ROUTABLE
@@ -48,7 +48,7 @@ class _Entry:
     status: ModelStatus = ModelStatus.LOADING
     unloading: bool = False
     final_metrics: ModelMetrics | None = None
-    restarts: deque[float] = field(default_factory=deque)
+    restarts: RestartBudget | None = None
     restart_timer: TimerHandle | None = None
     waiters: list[Reply[bool]] = field(default_factory=list)
 
@@ -283,21 +283,23 @@ class RegistryActor(pykka.ThreadingActor):
             self._check_shutdown()
             return
         now = self._clock.monotonic()
-        window = v.serving.restart_window_s
-        while entry.restarts and now - entry.restarts[0] > window:
-            entry.restarts.popleft()
-        entry.restarts.append(now)
+        if entry.restarts is None:
+            c = v.serving
+            entry.restarts = RestartBudget(
+                max_restarts=c.max_restarts, window_s=c.restart_window_s, backoff_s=c.restart_backoff_s
+            )
+        delay = entry.restarts.record(now)
         v.status = ModelStatus.FAILED
         v.last_error = m.error
-        if len(entry.restarts) <= v.serving.max_restarts:
-            delay = v.serving.restart_backoff_s * 2 ** (len(entry.restarts) - 1)
+        if delay is not None:
             log.warning("version crashed; restarting in %.3fs", delay, extra=extra)
             ref = self.actor_ref
             entry.restart_timer = self._scheduler.call_later(
                 delay, lambda: safe_tell(ref, RestartVersion(v.version_id))
             )
         else:
-            log.error("version crashed %d times in %gs; giving up", len(entry.restarts), window, extra=extra)
+            failures = entry.restarts.failures
+            log.error("version crashed %d times in %gs; giving up", failures, v.serving.restart_window_s, extra=extra)
         event = StatusChanged(v.version_id, entry.generation, ModelStatus.FAILED, m.error)
         safe_tell(self._router, event)
         self._on_status(event)

@@ -22,8 +22,8 @@ from actors.messages import (
     VersionStats,
     safe_tell,
 )
+from actors.requests import failed_response
 from actors.tracking import ThreadTracker
-from domain.entities import ModelResponse
 from domain.enums import ErrorCode, ModelStatus
 from domain.lifecycle import ROUTABLE
 from domain.ports import Clock, RandomSource
@@ -118,16 +118,14 @@ class RouterActor(pykka.ThreadingActor):
 
     def _fail(self, m: Route, code: ErrorCode, error: str) -> None:
         m.reply.set(
-            ModelResponse(
+            failed_response(
+                self._clock,
                 request_id=m.request.request_id,
                 model_id=m.request.model_id,
-                version_id=m.version_id or "unknown",
-                output_data=None,
-                latency_ms=(self._clock.monotonic() - m.started_at) * 1000.0,
-                timestamp=self._clock.now(),
-                success=False,
+                version_id=m.version_id,
+                started_at=m.started_at,
+                code=code,
                 error=error,
-                error_code=code,
             )
         )
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import math
-import uuid
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -29,6 +26,7 @@ from actors.messages import (
 from actors.plugins import load_invoker
 from actors.registry import RegistryActor
 from actors.reply import AsyncReply, Reply, SyncReply
+from actors.requests import RequestIds, check_request, failed_response
 from actors.router import RouterActor
 from actors.scheduler import Scheduler
 from actors.tracking import ThreadTracker
@@ -51,17 +49,6 @@ _GRACE_S = 0.25
 """How long a caller waits past its deadline for the version's own TIMEOUT answer."""
 
 
-class _RequestIds:
-    """UUID-shaped request ids: a random prefix per runtime and a counter (uuid4 costs 2 µs a call)."""
-
-    def __init__(self) -> None:
-        self._prefix = str(uuid.uuid4())[:24]
-        self._counter = itertools.count(1)
-
-    def __call__(self) -> str:
-        return f"{self._prefix}{next(self._counter):012x}"
-
-
 class NullSink:
     """A `MetricsSink` that ignores everything."""
 
@@ -70,40 +57,6 @@ class NullSink:
 
     def requests_completed(self, version: ModelVersion, outcomes: Sequence[Outcome]) -> None:
         """Ignore."""
-
-
-def _invalid(field: str, rule: str, value: object) -> str:
-    shown = type(value).__name__ if isinstance(value, list | tuple | set | bytes) else repr(value)
-    return f"{field}: must be {rule} (got {shown})"
-
-
-def _check_request(  # noqa: PLR0911 - one early return per field
-    model_name: object,
-    input_data: object,
-    version_id: object,
-    parameters: object,
-    timeout_ms: object,
-    key: object,
-) -> str | None:
-    """One line naming the first invalid field, or None."""
-    if not isinstance(model_name, str) or not model_name.strip():
-        return _invalid("model_name", "a non-empty string", model_name)
-    if not isinstance(input_data, dict):
-        return f"input_data: must be a dict (got {type(input_data).__name__})"
-    if version_id is not None and (not isinstance(version_id, str) or not version_id.strip()):
-        return _invalid("version_id", "a non-empty string or None", version_id)
-    if parameters is not None and not isinstance(parameters, dict):
-        return f"parameters: must be a dict or None (got {type(parameters).__name__})"
-    if timeout_ms is not None and (
-        not isinstance(timeout_ms, int | float)
-        or isinstance(timeout_ms, bool)
-        or not math.isfinite(timeout_ms)
-        or timeout_ms <= 0
-    ):
-        return _invalid("timeout_ms", "a number > 0 or None", timeout_ms)
-    if key is not None and not isinstance(key, str):
-        return _invalid("key", "a string or None", key)
-    return None
 
 
 class ServingRuntime:
@@ -142,7 +95,7 @@ class ServingRuntime:
         self._max_drain_s = 0.0
         self._closed = False
         self._stopped = False
-        self._next_id = _RequestIds()
+        self._next_id = RequestIds()
         self.tracker = ThreadTracker()
         self._scheduler = Scheduler(self._clock)
         try:
@@ -242,7 +195,7 @@ class ServingRuntime:
             ConfigError: (a ValueError) naming the bad field.
         """
         if not isinstance(model_name, str) or not model_name.strip():
-            raise ConfigError(_invalid("model_name", "a non-empty string", model_name), field="model_name")
+            raise ConfigError(f"model_name: must be a non-empty string (got {model_name!r})", field="model_name")
         rule = None if strategy is None else RoutingRule.create(strategy, weights)
         reply: SyncReply[bool] = SyncReply()
         self._call(self._router, SetRouting(model_name, rule, reply), reply, "set_routing")
@@ -300,16 +253,14 @@ class ServingRuntime:
     def _failed(
         self, request_id: str, model_name: object, version_id: object, started: float, code: ErrorCode, error: str
     ) -> ModelResponse:
-        return ModelResponse(
+        return failed_response(
+            self._clock,
             request_id=request_id,
-            model_id=model_name if isinstance(model_name, str) else "unknown",
-            version_id=version_id if isinstance(version_id, str) and version_id else "unknown",
-            output_data=None,
-            latency_ms=(self._clock.monotonic() - started) * 1000.0,
-            timestamp=self._clock.now(),
-            success=False,
+            model_id=model_name,
+            version_id=version_id,
+            started_at=started,
+            code=code,
             error=error,
-            error_code=code,
         )
 
     def _submit(
@@ -328,7 +279,7 @@ class ServingRuntime:
         Any early answer (invalid input, stopped runtime) is set on `reply`.
         """
         request_id = self._next_id()
-        problem = _check_request(model_name, input_data, version_id, parameters, timeout_ms, key)
+        problem = check_request(model_name, input_data, version_id, parameters, timeout_ms, key)
         if problem is not None:
             reply.set(self._failed(request_id, model_name, version_id, started, ErrorCode.INVALID_INPUT, problem))
             return 0.0, request_id

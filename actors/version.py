@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -34,9 +33,12 @@ from actors.messages import (
     WorkerCrashed,
     safe_tell,
 )
+from actors.replicas import ReplicaPool, WorkerFactory
+from actors.requests import failed_response
 from actors.scheduler import Scheduler, TimerHandle
 from actors.tracking import ThreadTracker
-from actors.worker import WorkerActor, describe_exception
+from actors.worker import describe_exception
+from domain.admission import Admit, BatchQueue
 from domain.entities import ModelMetrics, ModelResponse, ModelVersion
 from domain.enums import ErrorCode, ModelStatus
 from domain.lifecycle import ROUTABLE, LifecycleEvent, transition
@@ -64,17 +66,6 @@ class VersionDeps:
     registry: pykka.ActorRef[Any]
 
 
-@dataclass(slots=True)
-class _Replica:
-    generation: int = 0
-    ref: pykka.ActorRef[Any] | None = None
-    loaded: bool = False
-    batch: list[Work] | None = None
-    load_attempts: int = 0
-    gave_up: bool = False
-    restarts: deque[float] = field(default_factory=deque)
-
-
 class VersionActor(pykka.ThreadingActor):
     """Owns one version: LOADING → READY → DRAINING → STOPPED, or FAILED.
 
@@ -91,10 +82,17 @@ class VersionActor(pykka.ThreadingActor):
         self._deps = deps
         self._config = version.serving
         self._status = ModelStatus.FAILED if generation > 1 else ModelStatus.LOADING
-        self._replicas = [_Replica() for _ in range(self._config.replicas)]
-        self._idle: list[int] = []
-        self._queue: deque[Work] = deque()
-        self._in_flight = 0
+        c = self._config
+        self._pool = ReplicaPool(
+            WorkerFactory(version, deps.invoker, self.actor_ref, deps.clock, deps.cost, deps.tracker)
+        )
+        self._queue: BatchQueue[Work] = BatchQueue(
+            max_queue=c.max_queue,
+            max_batch_size=c.max_batch_size,
+            batch_wait_s=c.batch_wait_ms / 1000.0,
+            max_concurrency=c.effective_max_concurrency,
+            answered=lambda work: work.reply.done,
+        )
         self._metrics = MetricsRecorder()
         self._latency = Ewma(alpha=0.2)
         self._last_stats = 0.0
@@ -128,8 +126,8 @@ class VersionActor(pykka.ThreadingActor):
             self._apply(LifecycleEvent.RESTART)
         else:
             self._publish(None)
-        for index in range(len(self._replicas)):
-            self._start_worker(index)
+        for index in range(len(self._pool)):
+            self._pool.start(index)
 
     def on_receive(self, message: object) -> None:
         """Dispatch by message type; an unknown type is a bug and crashes the actor."""
@@ -149,7 +147,7 @@ class VersionActor(pykka.ThreadingActor):
         error = describe_exception(exception_value) if exception_value else "unknown failure"
         log.error("version actor crashed: %s", error, extra=self._log_extra())
         self._answer_all(ErrorCode.UNAVAILABLE, "Version actor crashed")
-        self._stop_workers()
+        self._pool.stop_all()
         self._cancel_timers()
         self._finished = True
         safe_tell(
@@ -187,106 +185,58 @@ class VersionActor(pykka.ThreadingActor):
         except Exception:
             log.exception("metrics sink failed on status change")
 
-    def _start_worker(self, index: int) -> None:
-        replica = self._replicas[index]
-        replica.generation += 1
-        replica.loaded = False
-        replica.batch = None
-        d = self._deps
-        replica.ref = WorkerActor.start(
-            index=index,
-            generation=replica.generation,
-            version=self._version,
-            invoker=d.invoker,
-            parent=self.actor_ref,
-            clock=d.clock,
-            cost=d.cost,
-            tracker=d.tracker,
-        )
-
-    def _current(self, index: int, generation: int) -> _Replica | None:
-        replica = self._replicas[index]
-        return replica if replica.generation == generation else None
-
     def _on_loaded(self, m: Loaded) -> None:
-        replica = self._current(m.worker, m.generation)
-        if replica is None or self._finished:
+        if not self._pool.is_current(m.worker, m.generation) or self._finished:
             return
-        replica.loaded = True
-        replica.load_attempts = 0
-        self._idle.append(m.worker)
+        self._pool.loaded(m.worker)
         log.info("replica %d loaded in %.3fs", m.worker, m.load_s, extra=self._log_extra())
-        if self._status is ModelStatus.LOADING:
-            loaded = sum(r.loaded for r in self._replicas)
-            if not self._config.wait_for_all_replicas or loaded == len(self._replicas):
-                self._apply(LifecycleEvent.LOADED)
-                self._send_stats(force=True)
+        if self._status is ModelStatus.LOADING and (
+            not self._config.wait_for_all_replicas or self._pool.loaded_count == len(self._pool)
+        ):
+            self._apply(LifecycleEvent.LOADED)
+            self._send_stats(force=True)
         self._dispatch(self._deps.clock.monotonic())
         self._maybe_finish_drain()
 
     def _on_load_failed(self, m: LoadFailed) -> None:
-        replica = self._current(m.worker, m.generation)
-        if replica is None or self._finished:
+        if not self._pool.is_current(m.worker, m.generation) or self._finished:
             return
-        replica.ref = None
-        replica.loaded = False
-        replica.load_attempts += 1
+        attempts = self._pool.load_failed(m.worker)
         self._version.last_error = m.error
-        log.warning(
-            "replica %d failed to load (attempt %d): %s",
-            m.worker,
-            replica.load_attempts,
-            m.error,
-            extra=self._log_extra(),
-        )
+        log.warning("replica %d failed to load (attempt %d): %s", m.worker, attempts, m.error, extra=self._log_extra())
         if self._status is ModelStatus.DRAINING:
             self._maybe_finish_drain()
             return
-        if replica.load_attempts <= self._config.load_retries:
-            delay = self._config.load_backoff_s * 2 ** (replica.load_attempts - 1)
-            self._later(delay, RetryLoad(m.worker))
+        if attempts <= self._config.load_retries:
+            self._later(self._config.load_backoff_s * (1 << (attempts - 1)), RetryLoad(m.worker))
             return
-        replica.gave_up = True
-        hopeless = self._config.wait_for_all_replicas or (
-            all(r.gave_up for r in self._replicas if not r.loaded) and not any(r.loaded for r in self._replicas)
-        )
-        if self._status is ModelStatus.LOADING and hopeless:
+        self._pool.give_up(m.worker)
+        if self._status is ModelStatus.LOADING and self._pool.hopeless(need_all=self._config.wait_for_all_replicas):
             self._apply(LifecycleEvent.LOAD_FAILED, m.error)
             self._finish()
 
     def _on_restart_worker(self, m: RetryLoad | RestartWorker) -> None:
         if self._status in ROUTABLE or self._status is ModelStatus.LOADING:
-            self._start_worker(m.worker)
+            self._pool.start(m.worker)
 
     def _on_worker_crashed(self, m: WorkerCrashed) -> None:
-        replica = self._current(m.worker, m.generation)
-        if replica is None or self._finished:
+        if not self._pool.is_current(m.worker, m.generation) or self._finished:
             return
         log.error("replica %d crashed: %s", m.worker, m.error, extra=self._log_extra())
-        if replica.batch:
-            self._in_flight -= len(replica.batch)
-            for work in replica.batch:
-                self._answer_error(work, ErrorCode.UNAVAILABLE, "Worker crashed while running the request")
-        replica.batch = None
-        replica.ref = None
-        replica.loaded = False
-        if m.worker in self._idle:
-            self._idle.remove(m.worker)
+        held = self._pool.crashed(m.worker)
+        self._queue.finished(len(held))
+        self._answer_errors(held, ErrorCode.UNAVAILABLE, "Worker crashed while running the request")
         if self._status is ModelStatus.DRAINING:
             self._maybe_finish_drain()
             return
-        now = self._deps.clock.monotonic()
-        window = self._config.restart_window_s
-        while replica.restarts and now - replica.restarts[0] > window:
-            replica.restarts.popleft()
-        replica.restarts.append(now)
-        if len(replica.restarts) > self._config.max_restarts:
-            error = f"worker crashed {len(replica.restarts)} times in {window:g}s: {m.error}"
+        delay = self._pool.record_crash(m.worker, self._deps.clock.monotonic())
+        if delay is None:
+            window = self._config.restart_window_s
+            error = f"worker crashed {self._pool.crash_count(m.worker)} times in {window:g}s: {m.error}"
             self._answer_all(ErrorCode.UNAVAILABLE, "Version failed")
             self._apply(LifecycleEvent.CRASHED, error)
             self._finish()
             return
-        delay = self._config.restart_backoff_s * 2 ** (len(replica.restarts) - 1)
         log.warning("restarting replica %d in %.3fs", m.worker, delay, extra=self._log_extra())
         self._later(delay, RestartWorker(m.worker))
 
@@ -310,8 +260,8 @@ class VersionActor(pykka.ThreadingActor):
         # nobody up: its worker stops once the invoker returns.
         if (
             self._status is ModelStatus.DRAINING
-            and not self._queue
-            and all(w.reply.done for r in self._replicas for w in r.batch or ())
+            and not len(self._queue)
+            and all(w.reply.done for w in self._pool.running())
         ):
             self._finish()
 
@@ -321,19 +271,11 @@ class VersionActor(pykka.ThreadingActor):
             return
         self._finished = True
         self._cancel_timers()
-        self._stop_workers()
+        self._pool.stop_all()
         if self._status is ModelStatus.DRAINING:
             self._apply(LifecycleEvent.DRAINED)
         safe_tell(self._deps.registry, Ended(self._version.version_id, self._generation, self._snapshot()))
         self.stop()
-
-    def _stop_workers(self) -> None:
-        for replica in self._replicas:
-            if replica.ref is not None:
-                replica.ref.stop(block=False)
-                replica.ref = None
-            replica.loaded = False
-        self._idle.clear()
 
     # --- request path --------------------------------------------------------
 
@@ -342,61 +284,44 @@ class VersionActor(pykka.ThreadingActor):
         now = self._deps.clock.monotonic()
         if status not in ROUTABLE:
             if status is ModelStatus.LOADING or status is ModelStatus.FAILED:
-                self._reject(m, now, ErrorCode.NOT_READY, "Model not ready")
+                self._reject(m, ErrorCode.NOT_READY, "Model not ready")
             else:
-                self._reject(m, now, ErrorCode.UNAVAILABLE, "Model is draining")
+                self._reject(m, ErrorCode.UNAVAILABLE, "Model is draining")
             return
         timeout_ms = self._config.timeout_ms if m.timeout_ms is None else m.timeout_ms
-        deadline = m.started_at + timeout_ms / 1000.0
-        if now >= deadline:
-            self._reject(m, now, ErrorCode.TIMEOUT, "Deadline passed before the request was admitted")
-            return
-        if len(self._queue) >= self._config.max_queue:
+        work = Work(m.request, m.reply, m.started_at, m.started_at + timeout_ms / 1000.0, now)
+        admitted = self._queue.admit(work, now)
+        if admitted is Admit.QUEUED:
+            self._dispatch(now)
+            if work.deadline < self._deadline_at:
+                self._arm_deadline(work.deadline)
+        elif admitted is Admit.FULL:
             log.debug("queue full", extra={**self._log_extra(), "request_id": m.request.request_id})
-            self._reject(m, now, ErrorCode.OVERLOADED, f"Queue full ({self._config.max_queue} waiting)")
-            return
-        self._queue.append(Work(m.request, m.reply, m.started_at, deadline, now))
-        self._dispatch(now)
-        if deadline < self._deadline_at:
-            self._arm_deadline(deadline)
+            self._reject(m, ErrorCode.OVERLOADED, f"Queue full ({self._config.max_queue} waiting)")
+        else:
+            self._reject(m, ErrorCode.TIMEOUT, "Deadline passed before the request was admitted")
 
     def _dispatch(self, now: float) -> None:
         if self._status not in ROUTABLE and self._status is not ModelStatus.DRAINING:
             return
-        cap = self._config.effective_max_concurrency
-        max_batch = self._config.max_batch_size
-        queue = self._queue
-        while self._idle and queue:
-            limit = min(max_batch, cap - self._in_flight)
-            if limit <= 0:
+        draining = self._status is ModelStatus.DRAINING
+        while self._pool.has_idle and len(self._queue):
+            take = self._queue.take(now, draining=draining)
+            self._record_answered_elsewhere(take.answered)
+            self._answer_errors(take.expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
+            if take.flush_at is not None:
+                self._arm_flush(take.flush_at)
                 return
-            if limit > 1 and len(queue) < limit and self._config.batch_wait_ms > 0:
-                flush_at = queue[0].enqueued_at + self._config.batch_wait_ms / 1000.0
-                if now < flush_at and self._status is not ModelStatus.DRAINING:
-                    self._arm_flush(flush_at)
-                    return
-            items: list[Work] = []
-            while queue and len(items) < limit:
-                work = queue.popleft()
-                if work.reply.done:
-                    self._record_answered_elsewhere(work)
-                elif now >= work.deadline:
-                    self._answer_error(work, ErrorCode.TIMEOUT, "Deadline passed while queued")
-                else:
-                    items.append(work)
-            if not items:
-                continue
-            index = self._idle.pop()
-            replica = self._replicas[index]
-            replica.batch = items
-            self._in_flight += len(items)
-            ref = replica.ref
-            if ref is None or not safe_tell(ref, RunBatch(tuple(items))):
-                self._in_flight -= len(items)
-                replica.batch = None
-                replica.loaded = False
-                for work in items:
-                    self._answer_error(work, ErrorCode.UNAVAILABLE, "Worker is gone")
+            if not take.batch:
+                if take.expired or take.answered:
+                    continue
+                return
+            ref = self._pool.assign(take.batch)
+            if ref is None or not safe_tell(ref, RunBatch(tuple(take.batch))):
+                if ref is not None:
+                    self._pool.unassign(ref)
+                self._queue.finished(len(take.batch))
+                self._answer_errors(take.batch, ErrorCode.UNAVAILABLE, "Worker is gone")
 
     def _on_done(self, m: Done) -> None:
         if m.outcomes:
@@ -405,14 +330,9 @@ class VersionActor(pykka.ThreadingActor):
             for outcome in m.outcomes:
                 total += outcome.latency_ms
             self._latency.update(total / len(m.outcomes))
-        replica = self._current(m.worker, m.generation)
-        if replica is not None and replica.batch is not None:
-            self._in_flight -= len(replica.batch)
-            replica.batch = None
-            if replica.loaded and not self._finished:
-                self._idle.append(m.worker)
         if self._finished:
             return
+        self._queue.finished(self._pool.release(m.worker, m.generation))
         now = self._deps.clock.monotonic()
         self._dispatch(now)
         if now - self._last_stats >= _STATS_INTERVAL_S:
@@ -427,23 +347,15 @@ class VersionActor(pykka.ThreadingActor):
         self._deadline_timer = None
         self._deadline_at = float("inf")
         now = self._deps.clock.monotonic()
-        if self._queue:
-            kept: deque[Work] = deque()
-            for work in self._queue:
-                if work.reply.done:
-                    self._record_answered_elsewhere(work)
-                elif now >= work.deadline:
-                    self._answer_error(work, ErrorCode.TIMEOUT, "Deadline passed while queued")
-                else:
-                    kept.append(work)
-            self._queue = kept
-        for replica in self._replicas:
-            for work in replica.batch or ():
-                if not work.reply.done and now >= work.deadline:
-                    self._answer_error(work, ErrorCode.TIMEOUT, "Deadline passed while running")
+        expired, answered = self._queue.expire(now)
+        self._record_answered_elsewhere(answered)
+        self._answer_errors(expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
+        running = [w for w in self._pool.running() if not w.reply.done]
+        self._answer_errors(
+            (w for w in running if now >= w.deadline), ErrorCode.TIMEOUT, "Deadline passed while running"
+        )
         pending = [w.deadline for w in self._queue if not w.reply.done]
-        for replica in self._replicas:
-            pending.extend(w.deadline for w in replica.batch or () if not w.reply.done)
+        pending.extend(w.deadline for w in running if now < w.deadline)
         if pending:
             self._arm_deadline(min(pending))
         self._maybe_finish_drain()
@@ -453,43 +365,38 @@ class VersionActor(pykka.ThreadingActor):
 
     # --- answers and metrics -------------------------------------------------
 
-    def _error_response(
-        self, work_request_id: str, started_at: float, now: float, code: ErrorCode, error: str
-    ) -> ModelResponse:
-        return ModelResponse(
-            request_id=work_request_id,
-            model_id=self._version.model_name,
-            version_id=self._version.version_id,
-            output_data=None,
-            latency_ms=(now - started_at) * 1000.0,
-            timestamp=self._deps.clock.now(),
-            success=False,
+    def _error_response(self, request_id: str, started_at: float, code: ErrorCode, error: str) -> ModelResponse:
+        v = self._version
+        return failed_response(
+            self._deps.clock,
+            request_id=request_id,
+            model_id=v.model_name,
+            version_id=v.version_id,
+            started_at=started_at,
+            code=code,
             error=error,
-            error_code=code,
         )
 
-    def _reject(self, m: Infer, now: float, code: ErrorCode, error: str) -> None:
-        response = self._error_response(m.request.request_id, m.started_at, now, code, error)
+    def _reject(self, m: Infer, code: ErrorCode, error: str) -> None:
+        response = self._error_response(m.request.request_id, m.started_at, code, error)
         if m.reply.set(response):
             self._record((Outcome(response.request_id, False, response.latency_ms, code),))
 
-    def _answer_error(self, work: Work, code: ErrorCode, error: str) -> None:
-        now = self._deps.clock.monotonic()
-        response = self._error_response(work.request.request_id, work.started_at, now, code, error)
-        if work.reply.set(response):
-            self._record((Outcome(response.request_id, False, response.latency_ms, code),))
+    def _answer_errors(self, works: Iterable[Work], code: ErrorCode, error: str) -> None:
+        for work in works:
+            response = self._error_response(work.request.request_id, work.started_at, code, error)
+            if work.reply.set(response):
+                self._record((Outcome(response.request_id, False, response.latency_ms, code),))
 
-    def _record_answered_elsewhere(self, work: Work) -> None:
-        """The caller answered it (its own deadline, or cancellation): count that answer."""
-        response = work.reply.value()
-        self._record((Outcome(response.request_id, False, response.latency_ms, response.error_code),))
+    def _record_answered_elsewhere(self, works: Iterable[Work]) -> None:
+        """The caller answered these (its own deadline, or cancellation): count those answers."""
+        for work in works:
+            response = work.reply.value()
+            self._record((Outcome(response.request_id, False, response.latency_ms, response.error_code),))
 
     def _answer_all(self, code: ErrorCode, error: str) -> None:
-        while self._queue:
-            self._answer_error(self._queue.popleft(), code, error)
-        for replica in self._replicas:
-            for work in replica.batch or ():
-                self._answer_error(work, code, error)
+        self._answer_errors(self._queue.clear(), code, error)
+        self._answer_errors(list(self._pool.running()), code, error)
 
     def _record(self, outcomes: tuple[Outcome, ...]) -> None:
         self._metrics.record_all(outcomes)
@@ -503,8 +410,8 @@ class VersionActor(pykka.ThreadingActor):
             self._version.version_id,
             timestamp=self._deps.clock.now(),
             queue_depth=len(self._queue),
-            in_flight=self._in_flight,
-            replicas_ready=sum(r.loaded for r in self._replicas),
+            in_flight=self._queue.in_flight,
+            replicas_ready=self._pool.loaded_count,
             status=self._status,
         )
 
@@ -522,7 +429,7 @@ class VersionActor(pykka.ThreadingActor):
                 self._version.version_id,
                 self._generation,
                 self._latency.value if answered else None,
-                self._in_flight + len(self._queue),
+                self._queue.in_flight + len(self._queue),
                 cost,
             ),
         )

@@ -1,0 +1,197 @@
+"""ReplicaPool: a version's worker replicas — generations, load attempts, crashes, idle set.
+
+Owned by one `VersionActor` and used only on its thread; it starts worker
+actors but never waits on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from actors.messages import Work
+from actors.worker import WorkerActor
+from domain.admission import RestartBudget
+from domain.entities import ModelVersion
+from domain.ports import Clock, CostCalculator, ModelInvoker
+
+if TYPE_CHECKING:
+    import pykka
+
+__all__ = ["ReplicaPool"]
+
+
+@dataclass(slots=True)
+class _Slot:
+    restarts: RestartBudget
+    generation: int = 0
+    ref: pykka.ActorRef[Any] | None = None
+    loaded: bool = False
+    batch: list[Work] | None = field(default=None)
+    load_attempts: int = 0
+    gave_up: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerFactory:
+    """Everything a worker needs besides its index and generation."""
+
+    version: ModelVersion
+    invoker: ModelInvoker
+    parent: pykka.ActorRef[Any]
+    clock: Clock
+    cost: CostCalculator
+    tracker: Any
+
+
+class ReplicaPool:
+    """The replica slots of one version.
+
+    A slot's generation grows each time its worker is (re)started, so events
+    from a previous worker are recognised and ignored.
+    """
+
+    def __init__(self, factory: WorkerFactory) -> None:
+        c = factory.version.serving
+        self._factory = factory
+        self._slots = [
+            _Slot(
+                RestartBudget(max_restarts=c.max_restarts, window_s=c.restart_window_s, backoff_s=c.restart_backoff_s)
+            )
+            for _ in range(c.replicas)
+        ]
+        self._idle: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    # --- worker lifecycle ----------------------------------------------------
+
+    def start(self, index: int) -> None:
+        """Start a fresh worker in slot `index`; it loads in its own thread."""
+        slot = self._slots[index]
+        slot.generation += 1
+        slot.loaded = False
+        slot.batch = None
+        f = self._factory
+        slot.ref = WorkerActor.start(
+            index=index,
+            generation=slot.generation,
+            version=f.version,
+            invoker=f.invoker,
+            parent=f.parent,
+            clock=f.clock,
+            cost=f.cost,
+            tracker=f.tracker,
+        )
+
+    def is_current(self, index: int, generation: int) -> bool:
+        """True when the event comes from the slot's current worker."""
+        return self._slots[index].generation == generation
+
+    def loaded(self, index: int) -> None:
+        """The slot's worker loaded; it becomes idle."""
+        slot = self._slots[index]
+        slot.loaded = True
+        slot.load_attempts = 0
+        self._idle.append(index)
+
+    def load_failed(self, index: int) -> int:
+        """The slot's worker failed to load (and stopped); returns the attempts so far."""
+        slot = self._slots[index]
+        slot.ref = None
+        slot.loaded = False
+        slot.load_attempts += 1
+        return slot.load_attempts
+
+    def give_up(self, index: int) -> None:
+        """Stop retrying the slot's load."""
+        self._slots[index].gave_up = True
+
+    def hopeless(self, *, need_all: bool) -> bool:
+        """True when the version can no longer become READY by loading."""
+        if need_all:
+            return any(s.gave_up for s in self._slots)
+        return not any(s.loaded for s in self._slots) and all(s.gave_up for s in self._slots)
+
+    def crashed(self, index: int) -> list[Work]:
+        """The slot's worker died; returns the batch it held (now nobody's)."""
+        slot = self._slots[index]
+        batch = slot.batch or []
+        slot.batch = None
+        slot.ref = None
+        slot.loaded = False
+        if index in self._idle:
+            self._idle.remove(index)
+        return batch
+
+    def record_crash(self, index: int, now: float) -> float | None:
+        """Count a crash; the restart delay, or None when the restart budget is spent."""
+        return self._slots[index].restarts.record(now)
+
+    def crash_count(self, index: int) -> int:
+        """Crashes of the slot within the restart window."""
+        return self._slots[index].restarts.failures
+
+    def stop_all(self) -> None:
+        """Ask every worker to stop (it unloads in `on_stop`); forget them."""
+        for slot in self._slots:
+            if slot.ref is not None:
+                slot.ref.stop(block=False)
+                slot.ref = None
+            slot.loaded = False
+        self._idle.clear()
+
+    # --- work ----------------------------------------------------------------
+
+    @property
+    def loaded_count(self) -> int:
+        """Slots with a loaded model."""
+        return sum(s.loaded for s in self._slots)
+
+    @property
+    def has_idle(self) -> bool:
+        """True when a loaded worker is free."""
+        return bool(self._idle)
+
+    def assign(self, batch: list[Work]) -> pykka.ActorRef[Any] | None:
+        """Give `batch` to an idle worker; its ref (None if the slot lost its worker)."""
+        index = self._idle.pop()
+        slot = self._slots[index]
+        slot.batch = batch
+        if slot.ref is None:
+            slot.batch = None
+            slot.loaded = False
+        return slot.ref
+
+    def unassign(self, ref: pykka.ActorRef[Any]) -> None:
+        """The send to `ref` failed: the worker is gone."""
+        for slot in self._slots:
+            if slot.ref is ref:
+                slot.batch = None
+                slot.loaded = False
+                slot.ref = None
+
+    def release(self, index: int, generation: int) -> int:
+        """The slot's worker finished its batch; returns how many requests it held."""
+        slot = self._slots[index]
+        if slot.generation != generation or slot.batch is None:
+            return 0
+        count = len(slot.batch)
+        slot.batch = None
+        if slot.loaded:
+            self._idle.append(index)
+        return count
+
+    def running(self) -> Iterator[Work]:
+        """Every request a worker is running now."""
+        for slot in self._slots:
+            yield from slot.batch or ()
+
+    def clear_batches(self) -> list[Work]:
+        """Forget what workers hold (after answering it); returns those requests."""
+        held = list(self.running())
+        for slot in self._slots:
+            slot.batch = None
+        return held
