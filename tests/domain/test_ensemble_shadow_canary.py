@@ -101,10 +101,10 @@ def test_outputs_agree_within_tolerance_recursively() -> None:
 
 def test_shadow_stats_count_agreement_errors_and_latency_deltas() -> None:
     stats = ShadowStats(recent_limit=5)
-    ok = {"success": True, "output": {"y": 1.0}, "latency_ms": 10.0, "error_code": None}
-    near = {"success": True, "output": {"y": 1.0000001}, "latency_ms": 14.0, "error_code": None}
-    far = {"success": True, "output": {"y": 2.0}, "latency_ms": 12.0, "error_code": None}
-    failed = {"success": False, "output": None, "latency_ms": 1.0, "error_code": "model_error"}
+    ok: dict[str, object] = {"success": True, "output": {"y": 1.0}, "latency_ms": 10.0, "error_code": None}
+    near: dict[str, object] = {"success": True, "output": {"y": 1.0000001}, "latency_ms": 14.0, "error_code": None}
+    far: dict[str, object] = {"success": True, "output": {"y": 2.0}, "latency_ms": 12.0, "error_code": None}
+    failed: dict[str, object] = {"success": False, "output": None, "latency_ms": 1.0, "error_code": "model_error"}
     for shadow in (ok, near, far, failed):
         stats.record(ok, shadow, rel_tol=1e-4, abs_tol=1e-6, at="t")
     report = stats.report()
