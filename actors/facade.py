@@ -1,73 +1,34 @@
 """The upstream `ModelServingInfrastructure` surface, backed by a `ServingRuntime`.
 
 Existing host code keeps calling the same methods with the same return
-shapes; behind them are real version actors. The experiment methods here are
-the minimal versions (random split, fire-and-forget shadow copies, parallel
-fan-out ensembles) that the experiment actors will replace.
+shapes; behind them are real version actors, and the experiment methods run
+on the experiment actors (`runtime.experiments`), with richer fields added
+beside the upstream ones.
 """
 
 from __future__ import annotations
 
-import json
-import random
 import threading
-import uuid
-from collections import Counter, deque
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from actors.plugins import load_invoker
-from actors.reply import Reply, SyncReply
 from actors.runtime import ServingRuntime
 from domain.entities import (
     ABTestConfig,
     EnsembleConfig,
-    ModelMetrics,
     ModelResponse,
     ModelVersion,
     ShadowDeployment,
 )
-from domain.enums import ErrorCode
 from domain.ports import ModelInvoker
 
 __all__ = ["ModelServingInfrastructure", "get_model_serving_infrastructure"]
-
-_RECENT_COMPARISONS = 1000
 
 
 def _default_invoker() -> ModelInvoker:
     # about half a second to load, so a fresh registration is observably LOADING
     return load_invoker("simulated", load_time_s=0.5, latency_ms=2.0, latency_jitter_ms=1.0)
-
-
-class _CallbackReply(Reply[ModelResponse]):
-    """A reply that hands the answer to a callback on the completing thread (must be quick)."""
-
-    __slots__ = ("_callback",)
-
-    def __init__(self, callback: Any) -> None:
-        super().__init__()
-        self._callback = callback
-
-    def _notify(self, value: ModelResponse) -> None:
-        self._callback(value)
-
-
-def _summary(metrics: ModelMetrics | None) -> dict[str, object]:
-    m = metrics or ModelMetrics(version_id="")
-    return {
-        "total_requests": m.total_requests,
-        "avg_latency": m.avg_latency_ms,
-        "total_cost": m.cost_usd,
-        "successful_requests": m.successful_requests,
-        "failed_requests": m.failed_requests,
-        "error_rate": m.error_rate,
-        "p50_latency": m.p50_latency_ms,
-        "p95_latency": m.p95_latency_ms,
-        "p99_latency": m.p99_latency_ms,
-        "tokens_processed": m.tokens_processed,
-    }
 
 
 class ModelServingInfrastructure:
@@ -76,7 +37,7 @@ class ModelServingInfrastructure:
     Args:
         invoker: the model backend (default: simulated, ~0.5 s load time).
         runtime: an existing runtime to wrap instead of starting one.
-        seed: seeds the A/B and shadow sampling, for repeatable tests.
+        seed: seeds routing and experiment assignment, for repeatable tests.
     """
 
     def __init__(
@@ -86,13 +47,10 @@ class ModelServingInfrastructure:
         runtime: ServingRuntime | None = None,
         seed: int | None = None,
     ) -> None:
-        self._runtime = runtime if runtime is not None else ServingRuntime(invoker or _default_invoker())
-        self._rng = random.Random(seed)
+        self._runtime = runtime if runtime is not None else ServingRuntime(invoker or _default_invoker(), seed=seed)
         self._lock = threading.Lock()
         self._ab_tests: dict[str, ABTestConfig] = {}
         self._shadows: dict[str, ShadowDeployment] = {}
-        self._comparisons: dict[str, deque[dict[str, object]]] = {}
-        self._comparison_counts: dict[str, int] = {}
         self._ensembles: dict[str, EnsembleConfig] = {}
 
     @property
@@ -132,23 +90,6 @@ class ModelServingInfrastructure:
         """Drain every version and join every thread (upstream had no way to shut down)."""
         self._runtime.stop()
 
-    def _serve_version(
-        self, version_id: str, input_data: dict[str, Any], parameters: dict[str, Any] | None
-    ) -> ModelResponse:
-        version = self._runtime.get_version(version_id)
-        if version is None:
-            return ModelResponse(
-                request_id=str(uuid.uuid4()),
-                model_id="unknown",
-                version_id=version_id,
-                output_data=None,
-                latency_ms=0.0,
-                success=False,
-                error=f"Version {version_id!r} not found",
-                error_code=ErrorCode.NOT_FOUND,
-            )
-        return self._runtime.serve(version.model_name, input_data, version_id=version_id, parameters=parameters)
-
     # --- A/B tests -----------------------------------------------------------
 
     def start_ab_test(
@@ -157,68 +98,87 @@ class ModelServingInfrastructure:
         model_b_id: str,
         split_percentage: float = 50.0,
         duration_hours: int = 24,
+        *,
+        success_metric: str = "latency",
+        min_samples: int = 30,
     ) -> str:
-        """Start splitting traffic: `split_percentage` % to A, the rest to B.
+        """Split traffic: `split_percentage` % to A, the rest to B; returns the test id.
 
         Raises:
-            ValueError: when the split is outside 0-100.
+            ValueError: naming the field: a split outside 0-100, a non-positive
+                duration, an unregistered version, or A and B the same.
         """
-        if not 0.0 <= float(split_percentage) <= 100.0:
+        if not isinstance(split_percentage, int | float) or not 0.0 <= float(split_percentage) <= 100.0:
             msg = f"split_percentage: must be between 0 and 100 (got {split_percentage!r})"
             raise ValueError(msg)
-        test_id = str(uuid.uuid4())
-        config = ABTestConfig(
-            test_id=test_id,
-            model_a_id=model_a_id,
-            model_b_id=model_b_id,
-            model_a_percentage=float(split_percentage),
-            model_b_percentage=100.0 - float(split_percentage),
-            duration_hours=duration_hours,
+        if not isinstance(duration_hours, int | float) or duration_hours <= 0:
+            raise ValueError(f"duration_hours: must be > 0 (got {duration_hours!r})")
+        split = float(split_percentage)
+        test_id = self._runtime.experiments.start_ab_test(
+            [model_a_id, model_b_id],
+            [split, 100.0 - split],
+            success_metric=success_metric,
+            min_samples=min_samples,
+            duration_s=float(duration_hours) * 3600.0,
         )
         with self._lock:
-            self._ab_tests[test_id] = config
+            self._ab_tests[test_id] = ABTestConfig(
+                test_id=test_id,
+                model_a_id=model_a_id,
+                model_b_id=model_b_id,
+                model_a_percentage=split,
+                model_b_percentage=100.0 - split,
+                duration_hours=duration_hours,
+                success_metric=success_metric,
+            )
         return test_id
+
+    def _require(self, experiment_id: str, kind: str, name: str) -> None:
+        if self._runtime.experiments.kind(experiment_id) != kind:
+            msg = f"{name} {experiment_id} not found"
+            raise ValueError(msg)
 
     def serve_ab_test_request(
         self,
         test_id: str,
         input_data: dict[str, Any],
         parameters: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
     ) -> ModelResponse:
-        """Serve on arm A or B by the split. Raises ValueError for an unknown test."""
-        config = self._ab_tests.get(test_id)
-        if config is None:
-            msg = f"AB test {test_id} not found"
-            raise ValueError(msg)
-        with self._lock:
-            draw = self._rng.uniform(0.0, 100.0)
-        version_id = config.model_a_id if draw < config.model_a_percentage else config.model_b_id
-        return self._serve_version(version_id, input_data, parameters)
+        """Serve on arm A or B (sticky by `key`). Raises ValueError for an unknown test."""
+        self._require(test_id, "ab_test", "AB test")
+        return self._runtime.experiments.serve(test_id, input_data, parameters=parameters, key=key)
+
+    def record_ab_outcome(self, test_id: str, request_id: str, value: float, metric: str = "conversion") -> bool:
+        """Report a business outcome for a request the test served (see `Experiments.record_outcome`)."""
+        return self._runtime.experiments.record_outcome(test_id, request_id, value, metric=metric)
 
     def analyze_ab_test(self, test_id: str) -> dict[str, Any]:
-        """Per-arm metrics and a winner by the test's success metric (lower is better).
+        """Per-arm metrics (upstream keys and richer ones), the full analysis, and a winner.
 
-        No winner (None) while either arm has no successful request.
+        `winner` is "A" or "B" only when the success metric differs
+        significantly with enough samples; otherwise None, and `reason` says why.
         """
         config = self._ab_tests.get(test_id)
-        if config is None:
+        report = self._runtime.experiments.report(test_id) if config is not None else None
+        if config is None or report is None:
             return {"error": "Test not found"}
-        a = _summary(self._runtime.get_metrics(config.model_a_id))
-        b = _summary(self._runtime.get_metrics(config.model_b_id))
-        metric = "total_cost" if config.success_metric == "cost" else "avg_latency"
-        winner: str | None = None
-        if a["successful_requests"] and b["successful_requests"]:
-            winner = "A" if float(a[metric]) <= float(b[metric]) else "B"  # type: ignore[arg-type]
+        arms = report["arms"]
+        assert isinstance(arms, list)
         with self._lock:
-            config.winner = winner
-            config.ended_at = datetime.now(UTC)
+            config.winner = report["winner"]  # type: ignore[assignment]
+            if report["ended"] and config.ended_at is None:
+                config.ended_at = datetime.now(UTC)
         return {
             "test_id": test_id,
-            "winner": winner,
-            "model_a_metrics": a,
-            "model_b_metrics": b,
+            "winner": report["winner"],
+            "reason": report["reason"],
+            "model_a_metrics": _arm_summary(arms[0]),
+            "model_b_metrics": _arm_summary(arms[1]),
             "duration": (datetime.now(UTC) - config.started_at).total_seconds() / 3600,
             "success_metric": config.success_metric,
+            "analysis": report,
         }
 
     def get_ab_test_status(self, test_id: str) -> ABTestConfig | None:
@@ -233,21 +193,17 @@ class ModelServingInfrastructure:
         shadow_model_id: str,
         traffic_percentage: float = 100.0,
     ) -> str:
-        """Mirror `traffic_percentage` % of requests to the shadow version."""
-        if not 0.0 <= float(traffic_percentage) <= 100.0:
-            msg = f"traffic_percentage: must be between 0 and 100 (got {traffic_percentage!r})"
-            raise ValueError(msg)
-        shadow_id = str(uuid.uuid4())
-        deployment = ShadowDeployment(
-            shadow_id=shadow_id,
-            primary_model_id=primary_model_id,
-            shadow_model_id=shadow_model_id,
-            traffic_percentage=float(traffic_percentage),
+        """Mirror `traffic_percentage` % of requests to the shadow version; returns the shadow id."""
+        shadow_id = self._runtime.experiments.start_shadow(
+            primary_model_id, shadow_model_id, traffic_percentage=traffic_percentage
         )
         with self._lock:
-            self._shadows[shadow_id] = deployment
-            self._comparisons[shadow_id] = deque(maxlen=_RECENT_COMPARISONS)
-            self._comparison_counts[shadow_id] = 0
+            self._shadows[shadow_id] = ShadowDeployment(
+                shadow_id=shadow_id,
+                primary_model_id=primary_model_id,
+                shadow_model_id=shadow_model_id,
+                traffic_percentage=float(traffic_percentage),
+            )
         return shadow_id
 
     def serve_with_shadow(
@@ -256,57 +212,15 @@ class ModelServingInfrastructure:
         input_data: dict[str, Any],
         parameters: dict[str, Any] | None = None,
     ) -> ModelResponse:
-        """Serve on the primary; copy the request to the shadow without waiting for it."""
-        deployment = self._shadows.get(shadow_id)
-        if deployment is None:
-            msg = f"Shadow deployment {shadow_id} not found"
-            raise ValueError(msg)
-        primary = self._serve_version(deployment.primary_model_id, input_data, parameters)
-        with self._lock:
-            mirror = self._rng.uniform(0.0, 100.0) < deployment.traffic_percentage
-        shadow_version = self._runtime.get_version(deployment.shadow_model_id) if mirror else None
-        if shadow_version is not None:
-
-            def compare(shadow: ModelResponse) -> None:
-                comparison: dict[str, object] = {
-                    "timestamp": datetime.now(UTC).isoformat(),
-                    "primary_latency": primary.latency_ms,
-                    "shadow_latency": shadow.latency_ms,
-                    "primary_success": primary.success,
-                    "shadow_success": shadow.success,
-                    "outputs_match": primary.success and shadow.success and primary.output_data == shadow.output_data,
-                }
-                with self._lock:
-                    self._comparisons[shadow_id].append(comparison)
-                    self._comparison_counts[shadow_id] += 1
-
-            self._runtime.submit(
-                shadow_version.model_name,
-                input_data,
-                _CallbackReply(compare),
-                version_id=deployment.shadow_model_id,
-                parameters=parameters,
-            )
-        return primary
+        """The primary's response; the shadow sees a copy and never affects it."""
+        self._require(shadow_id, "shadow", "Shadow deployment")
+        return self._runtime.experiments.serve(shadow_id, input_data, parameters=parameters)
 
     def get_shadow_deployment_stats(self, shadow_id: str) -> dict[str, Any] | None:
-        """Comparison counts and the ten most recent comparisons, or None."""
-        deployment = self._shadows.get(shadow_id)
-        if deployment is None:
+        """shadow_id, primary_model, shadow_model, comparisons_count, recent_comparisons, and more."""
+        if shadow_id not in self._shadows:
             return None
-        with self._lock:
-            recent = list(self._comparisons[shadow_id])[-10:]
-            count = self._comparison_counts[shadow_id]
-            matches = sum(1 for c in self._comparisons[shadow_id] if c["outputs_match"])
-            window = len(self._comparisons[shadow_id])
-        return {
-            "shadow_id": shadow_id,
-            "primary_model": deployment.primary_model_id,
-            "shadow_model": deployment.shadow_model_id,
-            "comparisons_count": count,
-            "recent_comparisons": recent,
-            "agreement_rate": matches / window if window else None,
-        }
+        return self._runtime.experiments.report(shadow_id)
 
     # --- ensembles -----------------------------------------------------------
 
@@ -315,23 +229,24 @@ class ModelServingInfrastructure:
         model_versions: list[str],
         aggregation_method: str = "voting",
         weights: dict[str, float] | None = None,
+        *,
+        min_agreements: int | None = None,
     ) -> str:
-        """Define an ensemble over versions; `aggregation_method` voting or averaging."""
-        if not isinstance(model_versions, list) or not model_versions:
-            msg = "model_versions: must be a non-empty list of version ids"
-            raise ValueError(msg)
-        if aggregation_method not in ("voting", "averaging", "stacking"):
-            msg = f"aggregation_method: must be voting, averaging or stacking (got {aggregation_method!r})"
-            raise ValueError(msg)
-        ensemble_id = str(uuid.uuid4())
-        config = EnsembleConfig(
-            ensemble_id=ensemble_id,
-            model_versions=list(model_versions),
-            aggregation_method=aggregation_method,
-            weights=dict(weights or {}),
+        """Define an ensemble; voting or averaging (weighted when `weights` are given), or first_success."""
+        method = aggregation_method
+        if weights and method in ("voting", "averaging"):
+            method = f"weighted_{method}"
+        ensemble_id = self._runtime.experiments.create_ensemble(
+            model_versions, aggregation_method=method, weights=weights, min_agreements=min_agreements
         )
         with self._lock:
-            self._ensembles[ensemble_id] = config
+            self._ensembles[ensemble_id] = EnsembleConfig(
+                ensemble_id=ensemble_id,
+                model_versions=list(model_versions),
+                aggregation_method=aggregation_method,
+                weights=dict(weights or {}),
+                min_agreements=min_agreements if min_agreements is not None else 2,
+            )
         return ensemble_id
 
     def serve_ensemble_request(
@@ -341,53 +256,19 @@ class ModelServingInfrastructure:
         parameters: dict[str, Any] | None = None,
     ) -> ModelResponse:
         """Fan out to every member in parallel and aggregate. ValueError if unknown."""
-        config = self._ensembles.get(ensemble_id)
-        if config is None:
-            msg = f"Ensemble {ensemble_id} not found"
-            raise ValueError(msg)
-        started = datetime.now(UTC)
-        replies: list[tuple[str, SyncReply[ModelResponse] | ModelResponse]] = []
-        for version_id in config.model_versions:
-            version = self._runtime.get_version(version_id)
-            if version is None:
-                replies.append((version_id, self._serve_version(version_id, input_data, parameters)))
-                continue
-            reply: SyncReply[ModelResponse] = SyncReply()
-            self._runtime.submit(version.model_name, input_data, reply, version_id=version_id, parameters=parameters)
-            replies.append((version_id, reply))
-        responses = [r if isinstance(r, ModelResponse) else self._runtime.await_reply(r) for _, r in replies]
-        output = _aggregate(config, responses)
-        ok = all(r.success for r in responses)
-        return ModelResponse(
-            request_id=str(uuid.uuid4()),
-            model_id=f"ensemble-{ensemble_id}",
-            version_id=ensemble_id,
-            output_data=output,
-            latency_ms=max((datetime.now(UTC) - started).total_seconds() * 1000.0, 1e-6),
-            tokens_used=sum(r.tokens_used for r in responses),
-            cost_usd=sum(r.cost_usd for r in responses),
-            success=ok,
-            error=None if ok else "; ".join(f"{r.version_id}: {r.error}" for r in responses if not r.success),
-            error_code=None if ok else ErrorCode.MODEL_ERROR,
-        )
+        self._require(ensemble_id, "ensemble", "Ensemble")
+        return self._runtime.experiments.serve(ensemble_id, input_data, parameters=parameters)
 
 
-def _aggregate(config: EnsembleConfig, responses: Sequence[ModelResponse]) -> object:
-    results = [r.output_data for r in responses if r.success]
-    if config.aggregation_method == "voting":
-        if not results:
-            return None
-        counts = Counter(json.dumps(r, sort_keys=True, default=str) for r in results)
-        winner = counts.most_common(1)[0][0]
-        return next(r for r in results if json.dumps(r, sort_keys=True, default=str) == winner)
-    if config.aggregation_method == "averaging":
-        numbers = [r for r in results if isinstance(r, int | float) and not isinstance(r, bool)]
-        if numbers and len(numbers) == len(results):
-            return sum(numbers) / len(numbers)
-        return {"averaged_results": results}
+def _arm_summary(arm: dict[str, Any]) -> dict[str, object]:
     return {
-        "ensemble_results": [r.output_data for r in responses],
-        "individual_latencies": [r.latency_ms for r in responses],
+        "total_requests": arm["requests"],
+        "avg_latency": arm["latency_ms_mean"] or 0.0,
+        "total_cost": arm["cost_usd_total"],
+        "successful_requests": arm["successes"],
+        "success_rate": arm["success_rate"],
+        "errors_by_code": arm["errors_by_code"],
+        "tokens": arm["tokens"],
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -11,6 +12,8 @@ from typing import Any, TypeVar
 import pykka
 
 from actors.clock import SystemClock
+from actors.experiments.api import Experiments
+from actors.experiments.base import ExperimentDeps, ServeExperiment
 from actors.messages import (
     GetMetrics,
     Health,
@@ -74,7 +77,8 @@ class ServingRuntime:
         cost_calculator: prices requests (default: a `PriceTable` reading
             `price_*` keys from each version's parameters).
         metrics_sink: receives lifecycle and request events from version actors.
-        rng: random source for routing policies (seed it for repeatable splits).
+        rng: random source for routing policies (default: seeded from `seed`).
+        seed: makes routing and experiment assignment repeatable.
         call_timeout_s: how long control calls (register, unload, ...) wait for the actors.
     """
 
@@ -86,6 +90,7 @@ class ServingRuntime:
         cost_calculator: CostCalculator | None = None,
         metrics_sink: MetricsSink | None = None,
         rng: RandomSource | None = None,
+        seed: int | None = None,
         call_timeout_s: float = 10.0,
     ) -> None:
         self._invoker: ModelInvoker = invoker if invoker is not None else load_invoker("simulated")
@@ -99,6 +104,8 @@ class ServingRuntime:
         self.tracker = ThreadTracker()
         self._scheduler = Scheduler(self._clock)
         try:
+            if rng is None and seed is not None:
+                rng = random.Random(seed)
             self._router = RouterActor.start(clock=self._clock, tracker=self.tracker, rng=rng)
             self._registry = RegistryActor.start(
                 invoker=self._invoker,
@@ -113,6 +120,10 @@ class ServingRuntime:
             self._router.stop(block=False) if hasattr(self, "_router") else None
             self._scheduler.stop()
             raise
+        self.experiments = Experiments(
+            self, ExperimentDeps(self._router, self._registry, self._clock, self.tracker), seed
+        )
+        """A/B tests, shadows, ensembles and canaries on this runtime."""
 
     # --- context manager -----------------------------------------------------
 
@@ -273,9 +284,13 @@ class ServingRuntime:
         timeout_ms: float | None,
         key: str | None,
         started: float,
+        *,
+        experiment: pykka.ActorRef[Any] | bool | None = False,
     ) -> tuple[float, str]:
         """Validate and send one request; returns the caller's wait budget in seconds and the request id.
 
+        The request goes to the router, or with `experiment` to that
+        experiment actor (None: an unknown experiment, answered NOT_FOUND).
         Any early answer (invalid input, stopped runtime) is set on `reply`.
         """
         request_id = self._next_id()
@@ -296,8 +311,15 @@ class ServingRuntime:
             parameters=dict(parameters) if parameters else {},
             key=key,
         )
+        if experiment is None:
+            error = f"Experiment {model_name!r} not found"
+            reply.set(self._failed(request_id, model_name, model_name, started, ErrorCode.NOT_FOUND, error))
+            return 0.0, request_id
         try:
-            self._router.tell(Route(request, reply, started, timeout_ms, version_id, key))
+            if isinstance(experiment, bool):
+                self._router.tell(Route(request, reply, started, timeout_ms, version_id, key))
+            else:
+                experiment.tell(ServeExperiment(request, reply, started, timeout_ms, key))
         except pykka.ActorDeadError:
             reply.set(
                 self._failed(request_id, model_name, version_id, started, ErrorCode.UNAVAILABLE, "Runtime is stopped")
@@ -325,22 +347,39 @@ class ServingRuntime:
             timeout_ms: deadline from now; default: the chosen version's `timeout_ms`.
             key: a sticky-routing key (same key, same version while it is READY).
         """
+        return self._serve_sync(model_name, input_data, version_id, parameters, timeout_ms, key)
+
+    def _serve_via(
+        self,
+        experiment: pykka.ActorRef[Any] | None,
+        experiment_id: str,
+        input_data: dict[str, object],
+        parameters: dict[str, object] | None,
+        timeout_ms: float | None,
+        key: str | None,
+    ) -> ModelResponse:
+        """Serve through an experiment actor (None: unknown experiment)."""
+        return self._serve_sync(experiment_id, input_data, None, parameters, timeout_ms, key, experiment=experiment)
+
+    def _serve_sync(
+        self,
+        model_name: str,
+        input_data: dict[str, object],
+        version_id: str | None,
+        parameters: dict[str, object] | None,
+        timeout_ms: float | None,
+        key: str | None,
+        *,
+        experiment: pykka.ActorRef[Any] | bool | None = False,
+    ) -> ModelResponse:
         started = self._clock.monotonic()
         reply: SyncReply[ModelResponse] = SyncReply()
         budget, request_id = self._submit(
-            reply, model_name, input_data, version_id, parameters, timeout_ms, key, started
+            reply, model_name, input_data, version_id, parameters, timeout_ms, key, started, experiment=experiment
         )
         if not reply.done and not reply.wait(started + budget - self._clock.monotonic()):
-            reply.set(
-                self._failed(
-                    request_id,
-                    model_name,
-                    version_id,
-                    started,
-                    ErrorCode.TIMEOUT,
-                    "No answer before the deadline",
-                )
-            )
+            error = "No answer before the deadline"
+            reply.set(self._failed(request_id, model_name, version_id, started, ErrorCode.TIMEOUT, error))
         return reply.value()
 
     def submit(
@@ -388,21 +427,30 @@ class ServingRuntime:
         Cancelling the awaiting task answers the request CANCELLED, so a version
         that has not started it yet never will.
         """
+        return await self._aserve_via(False, model_name, input_data, parameters, timeout_ms, key, version_id)
+
+    async def _aserve_via(
+        self,
+        experiment: pykka.ActorRef[Any] | bool | None,
+        model_name: str,
+        input_data: dict[str, object],
+        parameters: dict[str, object] | None,
+        timeout_ms: float | None,
+        key: str | None,
+        version_id: str | None = None,
+    ) -> ModelResponse:
         loop = asyncio.get_running_loop()
         started = self._clock.monotonic()
         reply: AsyncReply[ModelResponse] = AsyncReply(loop)
         budget, request_id = self._submit(
-            reply, model_name, input_data, version_id, parameters, timeout_ms, key, started
+            reply, model_name, input_data, version_id, parameters, timeout_ms, key, started, experiment=experiment
         )
         if reply.done:
             return reply.value()
 
         def expire() -> None:
-            reply.set(
-                self._failed(
-                    request_id, model_name, version_id, started, ErrorCode.TIMEOUT, "No answer before the deadline"
-                )
-            )
+            error = "No answer before the deadline"
+            reply.set(self._failed(request_id, model_name, version_id, started, ErrorCode.TIMEOUT, error))
 
         timer = loop.call_later(max(started + budget - self._clock.monotonic(), 0.0), expire)
         try:
@@ -416,6 +464,11 @@ class ServingRuntime:
             timer.cancel()
 
     # --- shutdown ------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once `stop()` began: new requests are answered UNAVAILABLE."""
+        return self._closed
 
     @property
     def stopped(self) -> bool:
@@ -435,6 +488,7 @@ class ServingRuntime:
         budget = timeout if timeout is not None else self._max_drain_s + 10.0
         deadline = self._clock.monotonic() + budget
         try:
+            self.experiments.stop_all()
             reply: SyncReply[bool] = SyncReply()
             try:
                 self._registry.tell(Shutdown(reply))

@@ -29,6 +29,56 @@ class FakeClock:
         self._t += seconds
 
 
+class SkewClock:
+    """The real clock plus an offset a test can push forward (timers keep working)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._time = time
+        self.offset = 0.0
+
+    def monotonic(self) -> float:
+        return self._time.monotonic() + self.offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset)
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+class VersionGatedInvoker:
+    """Wraps a FakeInvoker; calls for the versions in `gated` block until `gate` is set."""
+
+    def __init__(self, inner: FakeInvoker, gated: set[str], gate: threading.Event) -> None:
+        self.inner = inner
+        self.gated = gated
+        self.gate = gate
+
+    def load(self, version: ModelVersion) -> object:
+        return self.inner.load(version)
+
+    def invoke(self, handle: object, request: ModelRequest, timeout_s: float) -> InvocationResult:
+        return self.invoke_batch(handle, [request], timeout_s)[0]
+
+    def invoke_batch(
+        self, handle: object, requests: Sequence[ModelRequest], timeout_s: float
+    ) -> Sequence[InvocationResult]:
+        if isinstance(handle, dict) and handle["version"] in self.gated:
+            self.inner._wait(self.gate)
+        return self.inner.invoke_batch(handle, requests, timeout_s)
+
+    def unload(self, handle: object) -> None:
+        self.inner.unload(handle)
+
+    def health(self, handle: object) -> bool:
+        return self.inner.health(handle)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class FakeRandom:
     """Returns scripted values in turn (cycling)."""
 

@@ -92,12 +92,32 @@ def test_ab_test_surface_keeps_upstream_shapes(infra: ModelServingInfrastructure
     for arm in ("model_a_metrics", "model_b_metrics"):
         assert set(result[arm]) >= {"total_requests", "avg_latency", "total_cost"}
     assert result["model_a_metrics"]["total_requests"] + result["model_b_metrics"]["total_requests"] == 60
-    assert result["winner"] in ("A", "B")
+    assert result["winner"] in ("A", "B", None)
+    assert result["reason"]
+    assert result["analysis"]["comparisons"]["latency"][0]["p_value"] is not None
     assert infra.analyze_ab_test("nope") == {"error": "Test not found"}
     with pytest.raises(ValueError, match="not found"):
         infra.serve_ab_test_request("nope", {})
-    with pytest.raises(ValueError, match="split_percentage"):
-        infra.start_ab_test("a", "b", split_percentage=150)
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (("a", "b", 150.0), "split_percentage"),
+        (("a", "b", -1.0), "split_percentage"),
+        (("a", "a"), "arms"),
+        (("a", "ghost"), "arms"),
+        (("a", "b", 50.0, 0), "duration_hours"),
+    ],
+)
+def test_bad_ab_tests_are_refused_naming_the_field(
+    infra: ModelServingInfrastructure, args: tuple[object, ...], field: str
+) -> None:
+    infra.register_model(upstream_version("a"))
+    infra.register_model(upstream_version("b", number="2"))
+    with pytest.raises(ValueError, match=rf"^{field}"):
+        infra.start_ab_test(*args)  # type: ignore[arg-type]
+    assert infra.runtime.experiments.list() == {}
 
 
 def test_shadow_returns_the_primary_answer_and_records_comparisons(infra: ModelServingInfrastructure) -> None:
@@ -136,7 +156,10 @@ def test_a_hanging_shadow_never_delays_the_primary() -> None:
         shadow_id = facade.start_shadow_deployment("p", "s")
         for _ in range(3):
             assert facade.serve_with_shadow(shadow_id, {"prompt": "x"}).success
-        assert facade.get_shadow_deployment_stats(shadow_id)["comparisons_count"] == 0  # type: ignore[index]
+        stats = facade.get_shadow_deployment_stats(shadow_id)
+        assert stats is not None
+        assert stats["comparisons_count"] == 0
+        assert stats["mirrored"] == 3
         gate.set()
     finally:
         facade.stop()
@@ -158,14 +181,29 @@ def test_ensemble_votes_in_parallel_and_reports_as_the_ensemble(infra: ModelServ
         infra.create_ensemble([])
 
 
-def test_ensemble_with_a_missing_member_fails_clearly(infra: ModelServingInfrastructure) -> None:
+def test_bad_ensembles_are_refused_naming_the_field(infra: ModelServingInfrastructure) -> None:
     infra.register_model(upstream_version("e1"))
-    ready(infra, "e1")
-    ensemble_id = infra.create_ensemble(["e1", "ghost"])
+    infra.register_model(upstream_version("e2"))
+    with pytest.raises(ValueError, match="^model_versions: version 'ghost' is not registered"):
+        infra.create_ensemble(["e1", "ghost"])
+    with pytest.raises(ValueError, match="^model_versions: an ensemble needs at least 2"):
+        infra.create_ensemble(["e1"])
+    with pytest.raises(ValueError, match="^min_agreements"):
+        infra.create_ensemble(["e1", "e2"], min_agreements=3)
+    with pytest.raises(ValueError, match="^aggregation_method"):
+        infra.create_ensemble(["e1", "e2"], aggregation_method="stacking")
+    assert infra.runtime.experiments.list() == {}
+
+
+def test_an_ensemble_whose_members_disagree_fails_with_a_quorum_error(infra: ModelServingInfrastructure) -> None:
+    infra.register_model(upstream_version("e1", name="a"))
+    infra.register_model(upstream_version("e2", name="b"))
+    ready(infra, "e1", "e2")
+    ensemble_id = infra.create_ensemble(["e1", "e2"])
     r = infra.serve_ensemble_request(ensemble_id, {"prompt": "x"})
     assert r.success is False
     assert r.error_code is ErrorCode.MODEL_ERROR
-    assert "ghost" in (r.error or "")
+    assert "Quorum not reached" in (r.error or "")
 
 
 def test_singleton_is_shared_and_replaced_after_stop() -> None:

@@ -1,0 +1,301 @@
+"""`runtime.experiments`: start, serve, analyze and stop experiments from host code."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from actors.experiments.ab import ABTestActor
+from actors.experiments.base import Analyze, ExperimentActor, ExperimentDeps, RecordOutcome, StopExperiment
+from actors.experiments.canary import CanaryActor
+from actors.experiments.ensemble import EnsembleActor
+from actors.experiments.shadow import ShadowActor, ShadowSpec
+from actors.reply import SyncReply
+from domain.abtest import ABTestSpec
+from domain.canary import CanarySpec
+from domain.ensemble import EnsembleSpec
+from domain.entities import ModelResponse
+from domain.enums import ErrorCode
+from domain.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pykka
+
+    from actors.runtime import ServingRuntime
+
+__all__ = ["Experiments"]
+
+
+class Experiments:
+    """Experiments of one runtime. Thread-safe; every call returns within the runtime's call timeout.
+
+    Each experiment is an actor that owns its state; this object only knows
+    their ids. Starting validates everything first (registered versions,
+    percentages, weights, quorum), so a bad call raises `ValueError` naming
+    the field and starts nothing.
+    """
+
+    def __init__(self, runtime: ServingRuntime, deps: ExperimentDeps, seed: int | None) -> None:
+        self._runtime = runtime
+        self._deps = deps
+        self._seed = seed
+        self._lock = threading.Lock()
+        self._live: dict[str, tuple[str, pykka.ActorRef[Any]]] = {}
+        self._final: dict[str, dict[str, object]] = {}
+
+    # --- starting ------------------------------------------------------------
+
+    def _models(self, version_ids: Sequence[str], field: str) -> dict[str, str]:
+        models: dict[str, str] = {}
+        for vid in version_ids:
+            version = self._runtime.get_version(vid) if isinstance(vid, str) else None
+            if version is None:
+                raise ConfigError(f"{field}: version {vid!r} is not registered", field=field)
+            models[vid] = version.model_name
+        return models
+
+    def _new_id(self, given: str | None, field: str) -> str:
+        if given is None:
+            return str(uuid.uuid4())
+        if not isinstance(given, str) or not given.strip():
+            raise ConfigError(f"{field}: must be a non-empty string (got {given!r})", field=field)
+        with self._lock:
+            if given in self._live or given in self._final:
+                raise ConfigError(f"{field}: {given!r} is already in use", field=field)
+        return given
+
+    def _seed_for(self, experiment_id: str) -> int | None:
+        if self._seed is None:
+            return None
+        digest = hashlib.blake2b(f"{self._seed}:{experiment_id}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big")
+
+    def _start(self, experiment_id: str, actor: type[ExperimentActor], **kwargs: Any) -> str:
+        if self._runtime.stopped or self._runtime.closed:
+            msg = "the runtime is stopped"
+            raise RuntimeError(msg)
+        ref = actor.start(deps=self._deps, **kwargs)
+        with self._lock:
+            self._live[experiment_id] = (actor.kind, ref)
+        return experiment_id
+
+    def start_ab_test(
+        self,
+        arms: Sequence[str],
+        weights: Sequence[float] | None = None,
+        *,
+        success_metric: str = "success_rate",
+        alpha: float = 0.05,
+        min_samples: int = 100,
+        duration_s: float | None = None,
+        higher_is_better: bool = True,
+        test_id: str | None = None,
+    ) -> str:
+        """Split traffic across `arms` (version ids; the first is the control). Returns the test id."""
+        test_id = self._new_id(test_id, "test_id")
+        arms = tuple(arms)
+        spec = ABTestSpec(
+            test_id=test_id,
+            arms=arms,
+            weights=tuple(float(w) for w in weights) if weights is not None else (1.0,) * len(arms),
+            success_metric=success_metric,
+            alpha=alpha,
+            min_samples=min_samples,
+            duration_s=duration_s,
+            higher_is_better=higher_is_better,
+        )
+        models = self._models(arms, "arms")
+        return self._start(test_id, ABTestActor, spec=spec, models=models, seed=self._seed_for(test_id))
+
+    def start_shadow(
+        self,
+        primary: str,
+        shadow: str,
+        *,
+        traffic_percentage: float = 100.0,
+        queue_size: int = 64,
+        shadow_timeout_ms: float | None = None,
+        rel_tol: float = 1e-6,
+        abs_tol: float = 1e-9,
+        shadow_id: str | None = None,
+    ) -> str:
+        """Mirror `traffic_percentage` % of requests from `primary` to `shadow`. Returns the shadow id."""
+        shadow_id = self._new_id(shadow_id, "shadow_id")
+        spec = ShadowSpec(
+            shadow_id, primary, shadow, float(traffic_percentage), queue_size, shadow_timeout_ms, rel_tol, abs_tol
+        )
+        models = {**self._models([primary], "primary_model_id"), **self._models([shadow], "shadow_model_id")}
+        return self._start(shadow_id, ShadowActor, spec=spec, models=models, seed=self._seed_for(shadow_id))
+
+    def create_ensemble(
+        self,
+        members: Sequence[str],
+        *,
+        aggregation_method: str = "voting",
+        weights: Mapping[str, float] | None = None,
+        min_agreements: int | None = None,
+        ensemble_id: str | None = None,
+    ) -> str:
+        """Fan requests out to `members` and aggregate. Returns the ensemble id.
+
+        `aggregation_method`: voting, weighted_voting, averaging,
+        weighted_averaging or first_success; `weights` maps version id to
+        weight; `min_agreements` defaults to 2 (1 for first_success).
+        """
+        ensemble_id = self._new_id(ensemble_id, "ensemble_id")
+        if not isinstance(members, Sequence) or isinstance(members, str):
+            raise ConfigError("model_versions: must be a list of version ids", field="model_versions")
+        weight_list: tuple[float, ...] = ()
+        if weights:
+            unknown = [vid for vid in weights if vid not in members]
+            if unknown:
+                raise ConfigError(f"weights: {unknown[0]!r} is not a member", field="weights")
+            weight_list = tuple(float(weights.get(vid, 0.0)) for vid in members)
+        quorum = min_agreements if min_agreements is not None else (1 if aggregation_method == "first_success" else 2)
+        spec = EnsembleSpec(tuple(members), aggregation_method, weight_list, quorum)
+        models = self._models(spec.members, "model_versions")
+        return self._start(ensemble_id, EnsembleActor, ensemble_id=ensemble_id, spec=spec, models=models)
+
+    def start_canary(
+        self,
+        baseline: str,
+        candidate: str,
+        *,
+        steps: Sequence[float] = (1.0, 5.0, 25.0, 50.0, 100.0),
+        min_requests: int = 100,
+        max_error_rate_increase: float = 0.02,
+        max_p95_ratio: float = 1.5,
+        p95_slack_ms: float = 2.0,
+        auto_unload: bool = True,
+        canary_id: str | None = None,
+    ) -> str:
+        """Roll `candidate` out over `baseline` step by step; it promotes or rolls back by itself."""
+        canary_id = self._new_id(canary_id, "canary_id")
+        spec = CanarySpec(
+            baseline,
+            candidate,
+            tuple(float(s) for s in steps),
+            min_requests,
+            max_error_rate_increase,
+            max_p95_ratio,
+            p95_slack_ms,
+        )
+        models = {**self._models([baseline], "baseline"), **self._models([candidate], "candidate")}
+        return self._start(
+            canary_id,
+            CanaryActor,
+            canary_id=canary_id,
+            spec=spec,
+            models=models,
+            seed=self._seed_for(canary_id),
+            auto_unload=auto_unload,
+        )
+
+    # --- serving -------------------------------------------------------------
+
+    def _ref(self, experiment_id: object) -> pykka.ActorRef[Any] | None:
+        with self._lock:
+            entry = self._live.get(experiment_id) if isinstance(experiment_id, str) else None
+        return entry[1] if entry else None
+
+    def kind(self, experiment_id: str) -> str | None:
+        """The experiment's kind (ab_test, shadow, ensemble, canary), or None if unknown."""
+        with self._lock:
+            if experiment_id in self._live:
+                return self._live[experiment_id][0]
+            final = self._final.get(experiment_id)
+        return str(final["kind"]) if final else None
+
+    def serve(
+        self,
+        experiment_id: str,
+        input_data: dict[str, object],
+        *,
+        parameters: dict[str, object] | None = None,
+        timeout_ms: float | None = None,
+        key: str | None = None,
+    ) -> ModelResponse:
+        """Serve one request under the experiment; NOT_FOUND if unknown (never raises for model errors)."""
+        return self._runtime._serve_via(
+            self._ref(experiment_id), experiment_id, input_data, parameters, timeout_ms, key
+        )
+
+    async def aserve(
+        self,
+        experiment_id: str,
+        input_data: dict[str, object],
+        *,
+        parameters: dict[str, object] | None = None,
+        timeout_ms: float | None = None,
+        key: str | None = None,
+    ) -> ModelResponse:
+        """`serve` for asyncio callers."""
+        ref = self._ref(experiment_id)
+        return await self._runtime._aserve_via(ref, experiment_id, input_data, parameters, timeout_ms, key)
+
+    def record_outcome(self, test_id: str, request_id: str, value: float, *, metric: str = "conversion") -> bool:
+        """Report a business outcome (a conversion, a rating, revenue) for a request an A/B test served.
+
+        Returns False when the test or the request is unknown, or the test has ended.
+
+        Raises:
+            ValueError: when `value` is not a finite number or `metric` is a built-in one.
+        """
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise ConfigError(f"value: must be a finite number (got {value!r})", field="value")
+        if metric in ("success_rate", "error_rate", "latency", "cost") or not isinstance(metric, str) or not metric:
+            raise ConfigError(f"metric: must be a custom metric name (got {metric!r})", field="metric")
+        ref = self._ref(test_id)
+        if ref is None or self.kind(test_id) != "ab_test":
+            return False
+        reply: SyncReply[bool] = SyncReply()
+        return self._runtime._call(ref, RecordOutcome(request_id, metric, float(value), reply), reply, "record_outcome")
+
+    # --- reports and stopping --------------------------------------------------
+
+    def report(self, experiment_id: str) -> dict[str, object] | None:
+        """The experiment's current figures (final ones once stopped), or None if unknown."""
+        ref = self._ref(experiment_id)
+        if ref is None:
+            with self._lock:
+                return self._final.get(experiment_id) if isinstance(experiment_id, str) else None
+        reply: SyncReply[dict[str, object]] = SyncReply()
+        try:
+            return self._runtime._call(ref, Analyze(reply), reply, "report")
+        except RuntimeError:
+            with self._lock:
+                return self._final.get(experiment_id)
+
+    def stop(self, experiment_id: str) -> dict[str, object] | None:
+        """Stop the experiment (it answers every request it holds); returns its final report."""
+        with self._lock:
+            entry = self._live.pop(experiment_id, None) if isinstance(experiment_id, str) else None
+        if entry is None:
+            return None
+        reply: SyncReply[dict[str, object]] = SyncReply()
+        try:
+            final = self._runtime._call(entry[1], StopExperiment(reply), reply, "stop")
+        except (RuntimeError, TimeoutError):
+            entry[1].stop(block=False)
+            final = {"experiment_id": experiment_id, "kind": entry[0], "stopped": True}
+        with self._lock:
+            self._final[experiment_id] = final
+        return final
+
+    def list(self) -> dict[str, str]:
+        """Running experiments: id → kind."""
+        with self._lock:
+            return {eid: kind for eid, (kind, _) in self._live.items()}
+
+    def stop_all(self) -> None:
+        """Stop every running experiment (the runtime's `stop()` calls this first)."""
+        for experiment_id in list(self.list()):
+            self.stop(experiment_id)
+
+    def failed(self, experiment_id: str, code: ErrorCode, error: str) -> ModelResponse:
+        """A failed response in the experiment's name (for callers outside the actors)."""
+        return self._runtime._failed("", experiment_id, experiment_id, self._deps.clock.monotonic(), code, error)

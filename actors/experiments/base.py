@@ -1,0 +1,231 @@
+"""What every experiment actor shares: its messages, the observing reply, forwarding, stopping."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+
+from actors.messages import Route, UnexpectedMessageError, safe_tell
+from actors.reply import Reply
+from actors.requests import failed_response
+from actors.tracking import ThreadTracker
+from domain.entities import ModelRequest, ModelResponse
+from domain.enums import ErrorCode
+from domain.ports import Clock
+
+__all__ = [
+    "Analyze",
+    "ExperimentActor",
+    "ExperimentDeps",
+    "Observed",
+    "ObservedReply",
+    "RecordOutcome",
+    "ServeExperiment",
+    "StopExperiment",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeExperiment:
+    """Caller → experiment: serve `request` under the experiment."""
+
+    request: ModelRequest
+    reply: Reply[ModelResponse]
+    started_at: float
+    timeout_ms: float | None
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """Observing reply → experiment: a request it forwarded was answered."""
+
+    tag: object
+    response: ModelResponse
+
+
+@dataclass(frozen=True, slots=True)
+class Analyze:
+    """Anyone → experiment: reply with the current report."""
+
+    reply: Reply[dict[str, object]]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOutcome:
+    """Host → A/B test: a business outcome for an earlier request; replies False if unknown."""
+
+    request_id: str
+    metric: str
+    value: float
+    reply: Reply[bool]
+
+
+@dataclass(frozen=True, slots=True)
+class StopExperiment:
+    """Host → experiment: answer whatever is held, reply with the final report, stop."""
+
+    reply: Reply[dict[str, object]]
+
+
+class ObservedReply(Reply[ModelResponse]):
+    """A reply that tells the experiment the answer, then completes the caller's reply (if any).
+
+    The tell comes first, so a caller that asks for the analysis right after
+    its answer sees its own request counted. `done` includes the caller's
+    reply, so a request the caller already gave up on is never started.
+    """
+
+    __slots__ = ("_inner", "_observer", "_tag")
+
+    def __init__(self, observer: pykka.ActorRef[Any], tag: object, inner: Reply[ModelResponse] | None) -> None:
+        super().__init__()
+        self._observer = observer
+        self._tag = tag
+        self._inner = inner
+
+    @property
+    def done(self) -> bool:
+        """True once answered here or by the caller."""
+        return super().done or (self._inner is not None and self._inner.done)
+
+    def value(self) -> ModelResponse:
+        """The answer (the caller's own, if it answered first)."""
+        if not super().done and self._inner is not None and self._inner.done:
+            return self._inner.value()
+        return super().value()
+
+    def _notify(self, value: ModelResponse) -> None:
+        safe_tell(self._observer, Observed(self._tag, value))
+        if self._inner is not None:
+            self._inner.set(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentDeps:
+    """What every experiment actor of a runtime shares."""
+
+    router: pykka.ActorRef[Any]
+    registry: pykka.ActorRef[Any]
+    clock: Clock
+    tracker: ThreadTracker
+
+
+class ExperimentActor(pykka.ThreadingActor):
+    """Base of the experiment actors: each owns its config, assignment state and statistics.
+
+    It forwards work through the router with the version pinned (the router
+    is the known sender that learns of DRAINING first) and learns outcomes
+    from `Observed` messages. All hooks run on the experiment's own thread.
+    """
+
+    kind = "experiment"
+
+    def __init__(self, *, experiment_id: str, deps: ExperimentDeps, models: dict[str, str]) -> None:
+        super().__init__()
+        self.experiment_id = experiment_id
+        self._deps = deps
+        self._models = models  # version id -> model name
+        self._stopped = False
+        self._started = deps.clock.monotonic()
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            ServeExperiment: self._on_serve,
+            Observed: self._on_observed,
+            Analyze: lambda m: m.reply.set(self._full_report()),
+            StopExperiment: self._on_stop,
+            RecordOutcome: self._on_record_outcome,
+        }
+
+    def on_start(self) -> None:
+        """Register the thread for leak checks (experiment thread)."""
+        self._deps.tracker.add_current()
+
+    def on_receive(self, message: object) -> None:
+        """Dispatch by message type (experiment thread)."""
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            msg = f"{type(self).__name__} cannot handle {type(message).__name__}"
+            raise UnexpectedMessageError(msg)
+        handler(message)
+
+    # --- to override ---------------------------------------------------------
+
+    def serve(self, m: ServeExperiment) -> None:
+        """Route one request under the experiment."""
+        raise NotImplementedError
+
+    def observe(self, tag: object, response: ModelResponse) -> None:
+        """Learn the outcome of a forwarded request."""
+        raise NotImplementedError
+
+    def report(self) -> dict[str, object]:
+        """The experiment's figures."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Answer every request the experiment itself holds (on stop)."""
+
+    # --- shared --------------------------------------------------------------
+
+    def _on_serve(self, m: ServeExperiment) -> None:
+        if self._stopped:
+            self.fail(m.request, m.reply, m.started_at, ErrorCode.UNAVAILABLE, "Experiment stopped")
+            return
+        self.serve(m)
+
+    def _on_observed(self, m: Observed) -> None:
+        self.observe(m.tag, m.response)
+
+    def _on_record_outcome(self, m: RecordOutcome) -> None:
+        m.reply.set(False)
+
+    def _on_stop(self, m: StopExperiment) -> None:
+        self._stopped = True
+        self.release()
+        m.reply.set(self._full_report())
+        self.stop()
+
+    def _full_report(self) -> dict[str, object]:
+        return {
+            "experiment_id": self.experiment_id,
+            "kind": self.kind,
+            "stopped": self._stopped,
+            "elapsed_s": self._deps.clock.monotonic() - self._started,
+            **self.report(),
+        }
+
+    def forward(
+        self,
+        request: ModelRequest,
+        version_id: str,
+        reply: Reply[ModelResponse],
+        started_at: float,
+        timeout_ms: float | None,
+    ) -> None:
+        """Send `request` to `version_id` through the router; UNAVAILABLE if the router is gone."""
+        request.model_id = self._models[version_id]
+        request.version_id = version_id
+        if not safe_tell(self._deps.router, Route(request, reply, started_at, timeout_ms, version_id)):
+            self.fail(request, reply, started_at, ErrorCode.UNAVAILABLE, "Runtime is stopped")
+
+    def fail(
+        self, request: ModelRequest, reply: Reply[ModelResponse], started_at: float, code: ErrorCode, error: str
+    ) -> None:
+        """Answer `reply` with a failure in the experiment's name."""
+        reply.set(
+            failed_response(
+                self._deps.clock,
+                request_id=request.request_id,
+                model_id=request.model_id,
+                version_id=self.experiment_id,
+                started_at=started_at,
+                code=code,
+                error=error,
+            )
+        )
