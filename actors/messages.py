@@ -208,13 +208,15 @@ class StatusChanged:
 
 @dataclass(frozen=True, slots=True)
 class VersionStats:
-    """Version → router: figures the routing policies use (sent at most every 50 ms)."""
+    """Version → router: figures the routing policies use (every 20 ms or 64 answers at most)."""
 
     version_id: str
     generation: int
     latency_ewma_ms: float | None
     in_flight: int
     cost_per_request: float | None
+    successes: int = 0
+    failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from actors.tracking import ThreadTracker
 from domain.enums import ErrorCode, ModelStatus
 from domain.lifecycle import ROUTABLE
 from domain.ports import Clock, RandomSource
-from domain.routing import Candidate, RoutingPolicy, RoutingRule, make_policy
+from domain.routing import Candidate, RoutingPolicy, RoutingRule, ThompsonPolicy, make_policy
 
 __all__ = ["RouterActor"]
 
@@ -179,6 +179,9 @@ class RouterActor(pykka.ThreadingActor):
             in_flight=m.in_flight,
             cost_per_request=m.cost_per_request,
         )
+        model = self._models.get(entry.model_name)
+        if model is not None and isinstance(model.policy, ThompsonPolicy):
+            model.policy.observe(m.version_id, m.successes, m.failures, m.latency_ewma_ms, m.cost_per_request)
         if entry.status in ROUTABLE:
             self._refresh(entry.model_name)
 

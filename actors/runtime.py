@@ -199,15 +199,20 @@ class ServingRuntime:
         model_name: str,
         strategy: RoutingStrategy | str | None,
         weights: Mapping[str, float] | None = None,
+        *,
+        bandit: Mapping[str, float] | None = None,
     ) -> None:
         """Route `model_name` by `strategy` (None: back to the newest READY version).
+
+        `weights` are for WEIGHTED; `bandit` holds `BanditSettings` fields
+        (latency_weight, cost_weight, latency_ref_ms, cost_ref_usd) for INTELLIGENT.
 
         Raises:
             ConfigError: (a ValueError) naming the bad field.
         """
         if not isinstance(model_name, str) or not model_name.strip():
             raise ConfigError(f"model_name: must be a non-empty string (got {model_name!r})", field="model_name")
-        rule = None if strategy is None else RoutingRule.create(strategy, weights)
+        rule = None if strategy is None else RoutingRule.create(strategy, weights, bandit)
         reply: SyncReply[bool] = SyncReply()
         self._call(self._router, SetRouting(model_name, rule, reply), reply, "set_routing")
 

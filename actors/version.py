@@ -49,7 +49,9 @@ __all__ = ["VersionActor", "VersionDeps"]
 
 log = logging.getLogger(__name__)
 
-_STATS_INTERVAL_S = 0.05
+_STATS_INTERVAL_S = 0.02
+_STATS_EVERY = 64
+"""Stats go to the router after this many answers or this many seconds, whichever comes first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,7 @@ class VersionActor(pykka.ThreadingActor):
         self._metrics = MetricsRecorder()
         self._latency = Ewma(alpha=0.2)
         self._last_stats = 0.0
+        self._since_stats = 0
         self._deadline_timer: TimerHandle | None = None
         self._deadline_at = float("inf")
         self._flush_timer: TimerHandle | None = None
@@ -335,8 +338,9 @@ class VersionActor(pykka.ThreadingActor):
         self._queue.finished(self._pool.release(m.worker, m.generation))
         now = self._deps.clock.monotonic()
         self._dispatch(now)
-        if now - self._last_stats >= _STATS_INTERVAL_S:
-            self._send_stats()
+        self._since_stats += len(m.outcomes)
+        if self._since_stats >= _STATS_EVERY or now - self._last_stats >= _STATS_INTERVAL_S:
+            self._send_stats(force=True)
         self._maybe_finish_drain()
 
     def _on_flush(self, _: FlushBatch) -> None:
@@ -420,6 +424,7 @@ class VersionActor(pykka.ThreadingActor):
         if not force and now - self._last_stats < _STATS_INTERVAL_S:
             return
         self._last_stats = now
+        self._since_stats = 0
         m = self._metrics
         answered = m.succeeded + m.failed
         cost = m.cost_usd / m.succeeded if m.succeeded else None
@@ -431,6 +436,8 @@ class VersionActor(pykka.ThreadingActor):
                 self._latency.value if answered else None,
                 self._queue.in_flight + len(self._queue),
                 cost,
+                m.succeeded,
+                m.failed,
             ),
         )
 

@@ -107,6 +107,10 @@ class RandomSource(Protocol):
         """An int in [0, stop)."""
         ...
 
+    def betavariate(self, alpha: float, beta: float, /) -> float:
+        """A draw from Beta(alpha, beta)."""
+        ...
+
 
 class CostCalculator(Protocol):
     """Prices one request."""

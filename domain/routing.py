@@ -19,6 +19,7 @@ from domain.errors import ConfigError
 from domain.ports import RandomSource
 
 __all__ = [
+    "BanditSettings",
     "Candidate",
     "LeastCostPolicy",
     "LeastLatencyPolicy",
@@ -26,6 +27,7 @@ __all__ = [
     "RoundRobinPolicy",
     "RoutingPolicy",
     "RoutingRule",
+    "ThompsonPolicy",
     "WeightedPolicy",
     "make_policy",
     "newest_first",
@@ -196,23 +198,111 @@ class LeastCostPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class BanditSettings:
+    """How INTELLIGENT routing scores a version.
+
+    A success earns `1 - latency_weight * min(latency / latency_ref_ms, 1)
+    - cost_weight * min(cost / cost_ref_usd, 1)` (at least 0); a failure earns 0.
+    """
+
+    latency_weight: float = 0.3
+    cost_weight: float = 0.0
+    latency_ref_ms: float = 1000.0
+    cost_ref_usd: float = 0.01
+
+    def __post_init__(self) -> None:
+        for name in ("latency_weight", "cost_weight"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ConfigError(f"bandit.{name}: must be between 0 and 1 (got {value!r})", field=f"bandit.{name}")
+        for name in ("latency_ref_ms", "cost_ref_usd"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"bandit.{name}: must be a number > 0 (got {value!r})", field=f"bandit.{name}")
+
+    def reward(self, latency_ms: float | None, cost_usd: float | None) -> float:
+        """What one success is worth, in [0, 1]."""
+        penalty = self.latency_weight * min((latency_ms or 0.0) / self.latency_ref_ms, 1.0)
+        penalty += self.cost_weight * min((cost_usd or 0.0) / self.cost_ref_usd, 1.0)
+        return max(0.0, 1.0 - penalty)
+
+
+class ThompsonPolicy:
+    """Thompson sampling over the versions of a model (INTELLIGENT routing).
+
+    Each version has a Beta posterior over its reward; every request goes to
+    the version whose posterior draw is highest, so traffic shifts towards
+    the better version as evidence accumulates while the others keep being
+    explored a little. Fed by `observe` with cumulative counts.
+    """
+
+    def __init__(self, settings: BanditSettings, rng: RandomSource) -> None:
+        self._settings = settings
+        self._rng = rng
+        self._posterior: dict[str, list[float]] = {}
+        self._seen: dict[str, tuple[int, int]] = {}
+
+    def observe(
+        self, version_id: str, successes: int, failures: int, latency_ms: float | None, cost_usd: float | None
+    ) -> None:
+        """Fold in what happened since the last observation of `version_id` (counts are cumulative)."""
+        prev_ok, prev_failed = self._seen.get(version_id, (0, 0))
+        new_ok, new_failed = successes - prev_ok, failures - prev_failed
+        if new_ok < 0 or new_failed < 0:  # the version restarted: its counters did too
+            new_ok, new_failed = successes, failures
+        self._seen[version_id] = (successes, failures)
+        if new_ok + new_failed == 0:
+            return
+        gained = new_ok * self._settings.reward(latency_ms, cost_usd)
+        posterior = self._posterior.setdefault(version_id, [1.0, 1.0])
+        posterior[0] += gained
+        posterior[1] += new_ok + new_failed - gained
+
+    def posterior(self, version_id: str) -> tuple[float, float]:
+        """(alpha, beta) of the version's reward posterior."""
+        alpha, beta = self._posterior.get(version_id, (1.0, 1.0))
+        return alpha, beta
+
+    def choose(self, candidates: Sequence[Candidate], key: str | None) -> Candidate:
+        """The version with the highest posterior draw, or the key's."""
+        if key is not None:
+            return rendezvous_choice(candidates, key)
+        if len(candidates) == 1:
+            return candidates[0]
+        return max(candidates, key=lambda c: self._rng.betavariate(*self.posterior(c.version_id)))
+
+
+@dataclass(frozen=True, slots=True)
 class RoutingRule:
     """A model's routing rule, validated when built."""
 
     strategy: RoutingStrategy
     weights: Mapping[str, float] = field(default_factory=dict)
+    bandit: BanditSettings = field(default_factory=BanditSettings)
 
     @classmethod
-    def create(cls, strategy: RoutingStrategy | str, weights: Mapping[str, float] | None = None) -> RoutingRule:
-        """Validate and build a rule.
+    def create(
+        cls,
+        strategy: RoutingStrategy | str,
+        weights: Mapping[str, float] | None = None,
+        bandit: Mapping[str, float] | None = None,
+    ) -> RoutingRule:
+        """Validate and build a rule; `bandit` holds `BanditSettings` fields for INTELLIGENT.
 
         Raises:
-            ConfigError: unknown strategy, bad weights, or weights missing for WEIGHTED.
+            ConfigError: unknown strategy, bad weights, weights missing for WEIGHTED, bad bandit settings.
         """
         strategy = coerce_enum(RoutingStrategy, strategy, "strategy")
-        if strategy is RoutingStrategy.INTELLIGENT:
-            msg = "strategy: 'intelligent' (bandit routing) is not available yet; use least_latency"
-            raise ConfigError(msg, field="strategy")
+        settings = BanditSettings()
+        if bandit is not None:
+            known = set(BanditSettings.__dataclass_fields__)
+            for name in bandit:
+                if name not in known:
+                    raise ConfigError(
+                        f"bandit.{name}: unknown setting (expected one of: {', '.join(sorted(known))})",
+                        field=f"bandit.{name}",
+                    )
+            settings = BanditSettings(**bandit)
         clean: dict[str, float] = {}
         if weights is not None:
             if not isinstance(weights, Mapping):
@@ -226,7 +316,7 @@ class RoutingRule:
                 clean[vid] = float(w)
         if strategy is RoutingStrategy.WEIGHTED and sum(clean.values()) <= 0:
             raise ConfigError("weights: WEIGHTED routing needs at least one weight > 0", field="weights")
-        return cls(strategy=strategy, weights=clean)
+        return cls(strategy=strategy, weights=clean, bandit=settings)
 
 
 def make_policy(rule: RoutingRule | None, rng: RandomSource) -> RoutingPolicy:
@@ -242,6 +332,8 @@ def make_policy(rule: RoutingRule | None, rng: RandomSource) -> RoutingPolicy:
             return LeastLatencyPolicy(rng)
         case RoutingStrategy.LEAST_COST:
             return LeastCostPolicy()
+        case RoutingStrategy.INTELLIGENT:
+            return ThompsonPolicy(rule.bandit, rng)
         case _:
             msg = f"strategy: {rule.strategy.value!r} has no policy"
             raise ConfigError(msg, field="strategy")

@@ -98,6 +98,9 @@ class FakeRandom:
         self._j += 1
         return value
 
+    def betavariate(self, alpha: float, beta: float, /) -> float:
+        return alpha / (alpha + beta)
+
 
 @dataclass
 class FakeInvoker:

@@ -225,3 +225,20 @@ def test_every_answer_reaches_the_metrics_sink(runtimes: Factory) -> None:
         rt.serve("chat", {})
     rt.stop()
     assert len([o for vid, o in sink.outcomes if vid == "v1"]) == 5
+
+
+def test_intelligent_routing_shifts_traffic_to_the_better_version(runtimes: Factory) -> None:
+    from adapters import SimulatedInvoker
+
+    rt = ready_runtime(
+        runtimes,
+        SimulatedInvoker(latency_ms=0.5, seed=11),  # type: ignore[arg-type]
+        make_version("good", parameters={"error_rate": 0.02}),
+        make_version("bad", parameters={"error_rate": 0.4}),
+        seed=11,
+    )
+    rt.set_routing("chat", RoutingStrategy.INTELLIGENT, bandit={"latency_weight": 0.0})
+    for _ in range(1500):
+        rt.serve("chat", {"prompt": "x"})
+    last = Counter(rt.serve("chat", {"prompt": "x"}).version_id for _ in range(300))
+    assert last["good"] >= 240

@@ -8,10 +8,12 @@ import pytest
 
 from domain import Candidate, ConfigError, RoutingRule, RoutingStrategy, make_policy
 from domain.routing import (
+    BanditSettings,
     LeastCostPolicy,
     LeastLatencyPolicy,
     NewestPolicy,
     RoundRobinPolicy,
+    ThompsonPolicy,
     WeightedPolicy,
     newest_first,
     rendezvous_choice,
@@ -106,8 +108,57 @@ def test_rules_validate_strategy_and_weights() -> None:
         RoutingRule.create(RoutingStrategy.WEIGHTED, {"a": -1})
     with pytest.raises(ConfigError, match="^weights: WEIGHTED routing needs"):
         RoutingRule.create(RoutingStrategy.WEIGHTED, {})
-    with pytest.raises(ConfigError, match="^strategy: 'intelligent'"):
-        RoutingRule.create("intelligent")
+    with pytest.raises(ConfigError, match=r"^bandit\.latency_weight: must be between 0 and 1"):
+        RoutingRule.create("intelligent", bandit={"latency_weight": 2})
+    with pytest.raises(ConfigError, match=r"^bandit\.speed: unknown setting"):
+        RoutingRule.create("intelligent", bandit={"speed": 1})
+    assert isinstance(make_policy(RoutingRule.create("intelligent"), random.Random()), ThompsonPolicy)
     rule = RoutingRule.create("weighted", {"a": 1})
     assert isinstance(make_policy(rule, random.Random()), WeightedPolicy)
     assert isinstance(make_policy(None, random.Random()), NewestPolicy)
+
+
+def simulate_bandit(policy: ThompsonPolicy, rates: dict[str, float], rng: random.Random, rounds: int) -> list[str]:
+    cs = [cand(vid) for vid in rates]
+    counts = {vid: [0, 0] for vid in rates}
+    picks = []
+    for i in range(rounds):
+        chosen = policy.choose(cs, None).version_id
+        picks.append(chosen)
+        counts[chosen][0 if rng.random() < rates[chosen] else 1] += 1
+        if i % 20 == 19:  # stats arrive in batches, as from the version actors
+            for vid, (ok, failed) in counts.items():
+                policy.observe(vid, ok, failed, latency_ms=10.0, cost_usd=0.0)
+    return picks
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_bandit_converges_to_the_more_successful_version(seed: int) -> None:
+    policy = ThompsonPolicy(BanditSettings(latency_weight=0.0), random.Random(seed))
+    picks = simulate_bandit(policy, {"good": 0.95, "bad": 0.80}, random.Random(seed + 100), 3000)
+    assert picks[-1000:].count("good") >= 850
+
+
+def test_the_bandit_prefers_the_faster_version_when_both_succeed() -> None:
+    policy = ThompsonPolicy(BanditSettings(latency_weight=0.8, latency_ref_ms=100.0), random.Random(1))
+    cs = [cand("fast"), cand("slow")]
+    seen = {"fast": 0, "slow": 0}
+    picks = []
+    for i in range(2000):
+        chosen = policy.choose(cs, None).version_id
+        picks.append(chosen)
+        seen[chosen] += 1
+        if i % 20 == 19:
+            policy.observe("fast", seen["fast"], 0, latency_ms=10.0, cost_usd=None)
+            policy.observe("slow", seen["slow"], 0, latency_ms=90.0, cost_usd=None)
+    assert picks[-500:].count("fast") >= 400
+
+
+def test_bandit_rewards_and_restarts() -> None:
+    settings = BanditSettings(latency_weight=0.5, cost_weight=0.5, latency_ref_ms=100.0, cost_ref_usd=0.02)
+    assert settings.reward(50.0, 0.01) == pytest.approx(0.5)
+    assert settings.reward(500.0, 1.0) == 0.0
+    policy = ThompsonPolicy(BanditSettings(latency_weight=0.0), random.Random(0))
+    policy.observe("v", 10, 0, None, None)
+    policy.observe("v", 3, 1, None, None)  # counters went backwards: a restarted version
+    assert policy.posterior("v") == (1.0 + 10 + 3, 1.0 + 1)
