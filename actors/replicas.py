@@ -173,16 +173,16 @@ class ReplicaPool:
                 slot.loaded = False
                 slot.ref = None
 
-    def release(self, index: int, generation: int) -> int:
-        """The slot's worker finished its batch; returns how many requests it held."""
+    def release(self, index: int, generation: int) -> list[Work]:
+        """The slot's worker finished its batch; returns the requests it held."""
         slot = self._slots[index]
         if slot.generation != generation or slot.batch is None:
-            return 0
-        count = len(slot.batch)
+            return []
+        batch = slot.batch
         slot.batch = None
         if slot.loaded:
             self._idle.append(index)
-        return count
+        return batch
 
     def running(self) -> Iterator[Work]:
         """Every request a worker is running now."""

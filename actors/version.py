@@ -104,6 +104,7 @@ class VersionActor(pykka.ThreadingActor):
         self._flush_timer: TimerHandle | None = None
         self._drain_timer: TimerHandle | None = None
         self._finished = False
+        self._answered_running: set[str] = set()
         self._handlers: dict[type, Callable[[Any], None]] = {
             Infer: self._on_infer,
             Done: self._on_done,
@@ -335,13 +336,30 @@ class VersionActor(pykka.ThreadingActor):
             self._latency.update(total / len(m.outcomes))
         if self._finished:
             return
-        self._queue.finished(self._pool.release(m.worker, m.generation))
+        batch = self._pool.release(m.worker, m.generation)
+        self._queue.finished(len(batch))
+        if len(m.outcomes) < len(batch):
+            self._record_unanswered_by_worker(batch, m.outcomes)
         now = self._deps.clock.monotonic()
         self._dispatch(now)
         self._since_stats += len(m.outcomes)
         if self._since_stats >= _STATS_EVERY or now - self._last_stats >= _STATS_INTERVAL_S:
             self._send_stats(force=True)
         self._maybe_finish_drain()
+
+    def _record_unanswered_by_worker(self, batch: list[Work], outcomes: tuple[Outcome, ...]) -> None:
+        """Requests of a finished batch the worker did not answer: count whoever did, once."""
+        by_worker = {o.request_id for o in outcomes}
+        elsewhere = []
+        for work in batch:
+            rid = work.request.request_id
+            if rid in by_worker:
+                continue
+            if rid in self._answered_running:
+                self._answered_running.discard(rid)  # the version answered it (and counted it)
+            elif work.reply.done:
+                elsewhere.append(work)  # the caller or an experiment answered it first
+        self._record_answered_elsewhere(elsewhere)
 
     def _on_flush(self, _: FlushBatch) -> None:
         self._flush_timer = None
@@ -355,9 +373,9 @@ class VersionActor(pykka.ThreadingActor):
         self._record_answered_elsewhere(answered)
         self._answer_errors(expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
         running = [w for w in self._pool.running() if not w.reply.done]
-        self._answer_errors(
-            (w for w in running if now >= w.deadline), ErrorCode.TIMEOUT, "Deadline passed while running"
-        )
+        late = [w for w in running if now >= w.deadline]
+        answered = self._answer_errors(late, ErrorCode.TIMEOUT, "Deadline passed while running")
+        self._answered_running.update(w.request.request_id for w in answered)
         pending = [w.deadline for w in self._queue if not w.reply.done]
         pending.extend(w.deadline for w in running if now < w.deadline)
         if pending:
@@ -386,11 +404,15 @@ class VersionActor(pykka.ThreadingActor):
         if m.reply.set(response):
             self._record((Outcome(response.request_id, False, response.latency_ms, code),))
 
-    def _answer_errors(self, works: Iterable[Work], code: ErrorCode, error: str) -> None:
+    def _answer_errors(self, works: Iterable[Work], code: ErrorCode, error: str) -> list[Work]:
+        """Answer each with a failure unless already answered; returns the ones this answered."""
+        answered = []
         for work in works:
             response = self._error_response(work.request.request_id, work.started_at, code, error)
             if work.reply.set(response):
+                answered.append(work)
                 self._record((Outcome(response.request_id, False, response.latency_ms, code),))
+        return answered
 
     def _record_answered_elsewhere(self, works: Iterable[Work]) -> None:
         """The caller answered these (its own deadline, or cancellation): count those answers."""

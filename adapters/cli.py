@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from actors import ServingRuntime, load_invoker
-from adapters.config import AppConfig, load_config
+from adapters.config import AppConfig, ExperimentConfig, load_config
+from adapters.reports import experiment_report
 from domain.entities import ModelMetrics, ModelVersion
 from domain.enums import ErrorCode, ModelStatus
 from domain.errors import ConfigError
@@ -69,7 +70,28 @@ def _boot(rt: ServingRuntime, config: AppConfig, console: Console) -> list[Model
     for version in failed:
         why = version.last_error or "not ready in time"
         console.print(f"[red]version {version.version_id} is {version.status.value}:[/red] {why}")
+    for experiment in config.experiments:
+        _start_experiment(rt, experiment)
     return failed
+
+
+def _start_experiment(rt: ServingRuntime, e: ExperimentConfig) -> None:
+    s = dict(e.settings)
+    x = rt.experiments
+    try:
+        if e.type == "ab_test":
+            weights = s.pop("weights", None)
+            x.start_ab_test(s.pop("arms"), weights, test_id=e.id, **s)  # type: ignore[arg-type]
+        elif e.type == "shadow":
+            x.start_shadow(s.pop("primary"), s.pop("shadow"), shadow_id=e.id, **s)  # type: ignore[arg-type]
+        elif e.type == "ensemble":
+            x.create_ensemble(s.pop("members"), ensemble_id=e.id, **s)  # type: ignore[arg-type]
+        else:
+            if "steps" in s:
+                s["steps"] = tuple(s["steps"])  # type: ignore[arg-type]
+            x.start_canary(s.pop("baseline"), s.pop("candidate"), canary_id=e.id, **s)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise ConfigError(f"{e.where}.{exc}", field=f"{e.where}.{exc.field}") from None
 
 
 def _drive(rt: ServingRuntime, config: AppConfig, console: Console, *, progress: bool) -> tuple[_Tally, float]:
@@ -81,6 +103,7 @@ def _drive(rt: ServingRuntime, config: AppConfig, console: Console, *, progress:
     weights = [traffic.mix[n] for n in names]
     tally = _Tally()
     deadline = None if traffic.duration_s is None else time.monotonic() + traffic.duration_s
+    experiments = {e.id for e in config.experiments}
 
     def client(index: int, advance: Callable[[], None]) -> None:
         rng = random.Random(None if config.seed is None else config.seed * 1000 + index)
@@ -90,9 +113,14 @@ def _drive(rt: ServingRuntime, config: AppConfig, console: Console, *, progress:
                     return
                 n = tally.sent
                 tally.sent += 1
-            model = rng.choices(names, weights)[0]
+            target = rng.choices(names, weights)[0]
             prompt = traffic.prompts[n % len(traffic.prompts)]
-            r = rt.serve(model, {"prompt": prompt, "text": prompt}, timeout_ms=traffic.timeout_ms, key=f"user-{n % 97}")
+            data: dict[str, object] = {"prompt": prompt, "text": prompt}
+            key = f"user-{n % 97}"
+            if target in experiments:
+                r = rt.experiments.serve(target, data, timeout_ms=traffic.timeout_ms, key=key)
+            else:
+                r = rt.serve(target, data, timeout_ms=traffic.timeout_ms, key=key)
             with tally.lock:
                 if r.success:
                     tally.ok += 1
@@ -161,6 +189,12 @@ def run_scenario(config: AppConfig, console: Console, *, progress: bool = True) 
         failed = _boot(rt, config, console)
         tally, elapsed = _drive(rt, config, console, progress=progress)
         console.print(_table(rt, config))
+        for experiment in config.experiments:
+            rt.experiments.settle(experiment.id, timeout=config.ready_timeout_s)
+            report = rt.experiments.report(experiment.id)
+            if report is not None:
+                for renderable in experiment_report(report):
+                    console.print(renderable)
         unrouted = {k: v for k, v in tally.codes.items() if k in (ErrorCode.NOT_FOUND.value, ErrorCode.NOT_READY.value)}
         rate = tally.sent / elapsed if elapsed else 0.0
         console.print(

@@ -17,7 +17,7 @@ from domain.enums import ModelStatus, ModelType, RoutingStrategy, coerce_enum
 from domain.errors import ConfigError
 from domain.routing import RoutingRule
 
-__all__ = ["AppConfig", "ModelConfig", "TrafficConfig", "load_config", "parse_config"]
+__all__ = ["AppConfig", "ExperimentConfig", "ModelConfig", "TrafficConfig", "load_config", "parse_config"]
 
 Table = dict[str, object]
 
@@ -46,6 +46,53 @@ class ModelConfig:
     routing: RoutingRule | None = None
 
 
+_NUMBER = (int, float)
+EXPERIMENT_SETTINGS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "ab_test": {
+        "arms": list,
+        "weights": list,
+        "success_metric": str,
+        "alpha": _NUMBER,
+        "min_samples": int,
+        "duration_s": _NUMBER,
+        "higher_is_better": bool,
+    },
+    "shadow": {
+        "primary": str,
+        "shadow": str,
+        "traffic_percentage": _NUMBER,
+        "queue_size": int,
+        "shadow_timeout_ms": _NUMBER,
+        "rel_tol": _NUMBER,
+        "abs_tol": _NUMBER,
+    },
+    "ensemble": {"members": list, "aggregation_method": str, "weights": dict, "min_agreements": int},
+    "canary": {
+        "baseline": str,
+        "candidate": str,
+        "steps": list,
+        "min_requests": int,
+        "max_error_rate_increase": _NUMBER,
+        "max_p95_ratio": _NUMBER,
+        "p95_slack_ms": _NUMBER,
+        "auto_unload": bool,
+    },
+}
+"""Each experiment type's settings and their TOML types (they map onto `runtime.experiments`)."""
+
+_VERSION_REFS = {"arms", "primary", "shadow", "members", "baseline", "candidate"}
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentConfig:
+    """One experiment to start before the traffic runs."""
+
+    id: str
+    type: str
+    settings: dict[str, object]
+    where: str
+
+
 @dataclass(frozen=True, slots=True)
 class AppConfig:
     """A whole config file."""
@@ -56,6 +103,7 @@ class AppConfig:
     traffic: TrafficConfig
     seed: int | None = None
     ready_timeout_s: float = 30.0
+    experiments: tuple[ExperimentConfig, ...] = ()
 
 
 class _Reader:
@@ -163,7 +211,9 @@ def _model(table: object, where: str) -> ModelConfig:
     return ModelConfig(name=name, versions=versions, routing=rule)
 
 
-def _traffic(table: object, models: tuple[ModelConfig, ...]) -> TrafficConfig:
+def _traffic(
+    table: object, models: tuple[ModelConfig, ...], experiments: tuple[ExperimentConfig, ...]
+) -> TrafficConfig:
     r = _Reader(table, "traffic", ("requests", "concurrency", "duration_s", "timeout_ms", "mix", "prompts"))
     requests = r.get("requests", int, 1000)
     concurrency = r.get("concurrency", int, 8)
@@ -180,12 +230,13 @@ def _traffic(table: object, models: tuple[ModelConfig, ...]) -> TrafficConfig:
     ):
         _positive(value, f"traffic.{name}")
     assert isinstance(mix_raw, dict)
-    known = {m.name for m in models}
+    known = {m.name for m in models} | {e.id for e in experiments}
     mix: dict[str, float] = {}
     for name, weight in mix_raw.items():
         if name not in known:
             raise ConfigError(
-                f"traffic.mix.{name}: no such model (models: {', '.join(sorted(known))})", field=f"traffic.mix.{name}"
+                f"traffic.mix.{name}: no such model or experiment (known: {', '.join(sorted(known))})",
+                field=f"traffic.mix.{name}",
             )
         if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
             raise ConfigError(
@@ -208,13 +259,37 @@ def _traffic(table: object, models: tuple[ModelConfig, ...]) -> TrafficConfig:
     )
 
 
+def _experiment(table: object, where: str, versions: set[str]) -> ExperimentConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table (got {type(table).__name__})", field=where)
+    kind = table.get("type")
+    if kind not in EXPERIMENT_SETTINGS:
+        allowed = ", ".join(EXPERIMENT_SETTINGS)
+        raise ConfigError(f"{where}.type: must be one of {allowed} (got {kind!r})", field=f"{where}.type")
+    assert isinstance(kind, str)
+    spec = EXPERIMENT_SETTINGS[kind]
+    r = _Reader(table, where, ("type", "id", *spec))
+    experiment_id = r.get("id", str, required=True)
+    assert isinstance(experiment_id, str)
+    if not experiment_id.strip():
+        raise ConfigError(f"{where}.id: must be a non-empty string", field=f"{where}.id")
+    settings = {name: r.get(name, kinds) for name in spec for kinds in (spec[name],) if name in table}
+    for name in _VERSION_REFS & set(settings):
+        value = settings[name]
+        refs = value if isinstance(value, list) else [value]
+        for ref in refs:
+            if ref not in versions:
+                raise ConfigError(f"{where}.{name}: {ref!r} is not a declared version", field=f"{where}.{name}")
+    return ExperimentConfig(id=experiment_id, type=kind, settings=settings, where=where)
+
+
 def parse_config(data: Table) -> AppConfig:
     """Validate a parsed TOML document.
 
     Raises:
         ConfigError: naming the first bad key.
     """
-    r = _Reader(data, "", ("runtime", "invoker", "models", "traffic"))
+    r = _Reader(data, "", ("runtime", "invoker", "models", "experiments", "traffic"))
     runtime = _Reader(r.get("runtime", dict, {}), "runtime", ("seed", "ready_timeout_s"))
     seed = runtime.get("seed", int)
     ready_timeout = runtime.get("ready_timeout_s", (int, float), 30.0)
@@ -227,6 +302,7 @@ def parse_config(data: Table) -> AppConfig:
         raise ConfigError("invoker.type: must be str", field="invoker.type")
     settings = {k: v for k, v in invoker.table.items() if k != "type"}
     models_raw = r.get("models", list, required=True)
+    experiments_raw = r.get("experiments", list, [])
     traffic_raw = r.get("traffic", dict, {})
     r.done()
     assert isinstance(models_raw, list)
@@ -237,15 +313,24 @@ def parse_config(data: Table) -> AppConfig:
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ConfigError(f"models: version id {dupes[0]!r} is declared twice", field="models")
+    assert isinstance(experiments_raw, list)
+    experiments = tuple(_experiment(e, f"experiments[{i}]", set(ids)) for i, e in enumerate(experiments_raw))
+    names = [m.name for m in models] + [e.id for e in experiments]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise ConfigError(
+            f"experiments: id {clash[0]!r} is also a model name or another experiment", field="experiments"
+        )
     if seed is not None and kind == "simulated":
         settings.setdefault("seed", seed)
     return AppConfig(
         invoker=kind,
         invoker_settings=settings,
         models=models,
-        traffic=_traffic(traffic_raw, models),
+        traffic=_traffic(traffic_raw, models, experiments),
         seed=seed,  # type: ignore[arg-type]
         ready_timeout_s=float(ready_timeout),  # type: ignore[arg-type]
+        experiments=experiments,
     )
 
 

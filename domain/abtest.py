@@ -105,11 +105,21 @@ def assign(spec: ABTestSpec, key: str | None, draw: float) -> int:
     return max(i for i, w in enumerate(spec.weights) if w > 0)
 
 
+_MAX_UNITS = 1_000_000
+"""Distinct keys remembered per arm for the sample-ratio check (beyond it, no new ones are counted)."""
+
+
 @dataclass(slots=True)
 class ArmStats:
-    """One arm's tallies (owned by the experiment actor)."""
+    """One arm's tallies (owned by the experiment actor).
+
+    `units` are the distinct keys (users) assigned: with sticky keys the user,
+    not the request, is the unit of randomisation, so the sample-ratio check
+    counts users when there are any.
+    """
 
     assigned: int = 0
+    units: set[str] = field(default_factory=set)
     successes: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     latency: RunningStats = field(default_factory=RunningStats)
@@ -133,6 +143,12 @@ class ArmStats:
             self.tokens += tokens
         else:
             self.failures[(error_code or ErrorCode.MODEL_ERROR).value] += 1
+
+    def assign(self, key: str | None) -> None:
+        """Count one assignment (and its key)."""
+        self.assigned += 1
+        if key is not None and len(self.units) < _MAX_UNITS:
+            self.units.add(key)
 
     def record_custom(self, metric: str, value: float) -> None:
         """Count one business outcome reported later by the host."""
@@ -172,6 +188,7 @@ def _arm_report(spec: ABTestSpec, index: int, arm: ArmStats) -> dict[str, object
         "version_id": spec.arms[index],
         "weight": spec.weights[index] / sum(spec.weights),
         "assigned": arm.assigned,
+        "units": len(arm.units),
         "requests": arm.answered,
         "successes": arm.successes,
         "errors_by_code": dict(arm.failures),
@@ -206,7 +223,8 @@ def analyze(spec: ABTestSpec, arms: Sequence[ArmStats], *, elapsed_s: float, end
             if metric == spec.success_metric:
                 success.append(c)
         comparisons[metric] = rows
-    srm = sample_ratio_mismatch([a.assigned for a in arms], spec.weights)
+    by_units = any(arm.units for arm in arms)
+    srm = sample_ratio_mismatch([len(a.units) if by_units else a.assigned for a in arms], spec.weights)
     counts = [_samples(spec.success_metric, arm) for arm in arms]
     enough = all(n >= spec.min_samples for n in counts)
     winner, reason = _winner(spec, success, counts, enough, srm.p_value)
@@ -217,6 +235,7 @@ def analyze(spec: ABTestSpec, arms: Sequence[ArmStats], *, elapsed_s: float, end
         "arms": [_arm_report(spec, i, arm) for i, arm in enumerate(arms)],
         "comparisons": comparisons,
         "sample_ratio_mismatch": {
+            "unit": "key" if by_units else "request",
             "statistic": srm.statistic,
             "p_value": srm.p_value,
             "mismatch": srm.p_value < SRM_ALPHA,

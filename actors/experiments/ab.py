@@ -49,7 +49,7 @@ class ABTestActor(ExperimentActor):
             self.forward(m.request, self._spec.arms[0], m.reply, m.started_at, m.timeout_ms)
             return
         arm = assign(self._spec, m.key, self._rng.random())
-        self._arms[arm].assigned += 1
+        self._arms[arm].assign(m.key)
         self._requests[m.request.request_id] = arm
         if len(self._requests) > _REMEMBERED_REQUESTS:
             self._requests.popitem(last=False)

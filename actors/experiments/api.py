@@ -9,8 +9,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import pykka
+
 from actors.experiments.ab import ABTestActor
-from actors.experiments.base import Analyze, ExperimentActor, ExperimentDeps, RecordOutcome, StopExperiment
+from actors.experiments.base import Analyze, ExperimentActor, ExperimentDeps, RecordOutcome, Settle, StopExperiment
 from actors.experiments.canary import CanaryActor
 from actors.experiments.ensemble import EnsembleActor
 from actors.experiments.shadow import ShadowActor, ShadowSpec
@@ -23,8 +25,6 @@ from domain.enums import ErrorCode
 from domain.errors import ConfigError
 
 if TYPE_CHECKING:
-    import pykka
-
     from actors.runtime import ServingRuntime
 
 __all__ = ["Experiments"]
@@ -269,6 +269,21 @@ class Experiments:
         except RuntimeError:
             with self._lock:
                 return self._final.get(experiment_id)
+
+    def settle(self, experiment_id: str, timeout: float = 10.0) -> bool:
+        """Wait until every request the experiment forwarded has been answered (shadow copies included).
+
+        Returns False on timeout or for an unknown experiment.
+        """
+        ref = self._ref(experiment_id)
+        if ref is None:
+            return False
+        reply: SyncReply[bool] = SyncReply()
+        try:
+            ref.tell(Settle(reply))
+        except pykka.ActorDeadError:
+            return False
+        return reply.wait(timeout) and reply.value()
 
     def stop(self, experiment_id: str) -> dict[str, object] | None:
         """Stop the experiment (it answers every request it holds); returns its final report."""

@@ -25,6 +25,7 @@ __all__ = [
     "ObservedReply",
     "RecordOutcome",
     "ServeExperiment",
+    "Settle",
     "StopExperiment",
 ]
 
@@ -64,6 +65,13 @@ class RecordOutcome:
     request_id: str
     metric: str
     value: float
+    reply: Reply[bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """Host → experiment: reply True once nothing it forwarded is still unanswered."""
+
     reply: Reply[bool]
 
 
@@ -134,12 +142,15 @@ class ExperimentActor(pykka.ThreadingActor):
         self._models = models  # version id -> model name
         self._stopped = False
         self._started = deps.clock.monotonic()
+        self._observing = 0
+        self._settle_waiters: list[Reply[bool]] = []
         self._handlers: dict[type, Callable[[Any], None]] = {
             ServeExperiment: self._on_serve,
             Observed: self._on_observed,
             Analyze: lambda m: m.reply.set(self._full_report()),
             StopExperiment: self._on_stop,
             RecordOutcome: self._on_record_outcome,
+            Settle: self._on_settle,
         }
 
     def on_start(self) -> None:
@@ -180,7 +191,18 @@ class ExperimentActor(pykka.ThreadingActor):
         self.serve(m)
 
     def _on_observed(self, m: Observed) -> None:
+        self._observing -= 1
         self.observe(m.tag, m.response)
+        if self._observing == 0 and self._settle_waiters:
+            for reply in self._settle_waiters:
+                reply.set(True)
+            self._settle_waiters.clear()
+
+    def _on_settle(self, m: Settle) -> None:
+        if self._observing == 0:
+            m.reply.set(True)
+        else:
+            self._settle_waiters.append(m.reply)
 
     def _on_record_outcome(self, m: RecordOutcome) -> None:
         m.reply.set(False)
@@ -211,6 +233,8 @@ class ExperimentActor(pykka.ThreadingActor):
         """Send `request` to `version_id` through the router; UNAVAILABLE if the router is gone."""
         request.model_id = self._models[version_id]
         request.version_id = version_id
+        if isinstance(reply, ObservedReply):
+            self._observing += 1  # its answer comes back as one Observed message
         if not safe_tell(self._deps.router, Route(request, reply, started_at, timeout_ms, version_id)):
             self.fail(request, reply, started_at, ErrorCode.UNAVAILABLE, "Runtime is stopped")
 

@@ -18,6 +18,7 @@ class _Pending:
     message: ServeExperiment
     votes: list[Vote | None]
     responses: list[ModelResponse | None] = field(default_factory=list)
+    replies: list[Reply[ModelResponse]] = field(default_factory=list)
 
 
 class EnsembleActor(ExperimentActor):
@@ -48,6 +49,7 @@ class EnsembleActor(ExperimentActor):
         for index, member in enumerate(self._spec.members):
             copy = replace(m.request, request_id=f"{rid}-m{index}", parameters=dict(m.request.parameters))
             reply: Reply[ModelResponse] = ObservedReply(self.actor_ref, (rid, index), None)
+            self._pending[rid].replies.append(reply)
             self.forward(copy, member, reply, m.started_at, m.timeout_ms)
 
     def observe(self, tag: object, response: ModelResponse) -> None:
@@ -64,6 +66,7 @@ class EnsembleActor(ExperimentActor):
         if decision is None:
             return
         del self._pending[rid]
+        self._cancel_unneeded(pending)
         answered = [r for r in pending.responses if r is not None]
         self._early += len(answered) < len(self._spec.members)
         m = pending.message
@@ -90,11 +93,19 @@ class EnsembleActor(ExperimentActor):
             )
         )
 
+    def _cancel_unneeded(self, pending: _Pending) -> None:
+        """Members still working on a decided request: a queued one is never started."""
+        m = pending.message
+        for index, reply in enumerate(pending.replies):
+            if pending.responses[index] is None:
+                self.fail(m.request, reply, m.started_at, ErrorCode.CANCELLED, "Ensemble already decided")
+
     def release(self) -> None:
         """Answer every undecided request UNAVAILABLE."""
         for pending in self._pending.values():
             m = pending.message
             self.fail(m.request, m.reply, m.started_at, ErrorCode.UNAVAILABLE, "Ensemble stopped")
+            self._cancel_unneeded(pending)
         self._pending.clear()
 
     def report(self) -> dict[str, object]:

@@ -131,7 +131,8 @@ def test_shadow_compares_outputs_errors_and_latency(runtimes: Factory) -> None:
     shadow_id = rt.experiments.start_shadow("p", "s")
     for i in range(60):
         assert rt.experiments.serve(shadow_id, {"i": i}).success
-    stopped = rt.experiments.stop(shadow_id)  # final figures once every copy answered
+    assert rt.experiments.settle(shadow_id, timeout=5)  # every copy answered
+    stopped = rt.experiments.stop(shadow_id)
     assert stopped is not None
     report: dict[str, Any] = stopped
     assert report["agreement_rate"] == 1.0  # same model name, same output when both succeed

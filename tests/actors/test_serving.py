@@ -242,3 +242,39 @@ def test_intelligent_routing_shifts_traffic_to_the_better_version(runtimes: Fact
         rt.serve("chat", {"prompt": "x"})
     last = Counter(rt.serve("chat", {"prompt": "x"}).version_id for _ in range(300))
     assert last["good"] >= 240
+
+
+def test_a_running_request_answered_at_its_deadline_is_counted_once(runtimes: Factory) -> None:
+    gate = threading.Event()
+    invoker = FakeInvoker(gate=gate)
+    sink = RecordingSink()
+    rt = ready_runtime(runtimes, invoker, make_version(), metrics_sink=sink)
+    assert rt.serve("chat", {}, timeout_ms=30).error_code is ErrorCode.TIMEOUT
+    gate.set()
+    assert rt.serve("chat", {}).success  # runs after the first batch came back
+    m = rt.get_metrics("v1")
+    assert m is not None
+    assert (m.total_requests, m.errors_by_code) == (2, {"timeout": 1})
+    assert len(sink.outcomes) == 2
+
+
+def test_a_running_request_the_caller_cancelled_is_counted_once(runtimes: Factory) -> None:
+    import asyncio
+
+    gate = threading.Event()
+    invoker = FakeInvoker(gate=gate)
+    rt = ready_runtime(runtimes, invoker)
+
+    async def main() -> None:
+        task = asyncio.create_task(rt.aserve("chat", {}))
+        await asyncio.get_running_loop().run_in_executor(None, invoker.started.acquire, True, 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    gate.set()
+    assert rt.serve("chat", {}).success
+    m = rt.get_metrics("v1")
+    assert m is not None
+    assert (m.total_requests, m.errors_by_code) == (2, {"cancelled": 1})

@@ -53,7 +53,8 @@ def test_run_drives_the_traffic_and_prints_the_per_version_table(
 
 def test_the_quickstart_config_is_valid() -> None:
     config = load_config(ROOT / "examples" / "quickstart.toml")
-    assert {m.name for m in config.models} == {"chat", "embed"}
+    assert {m.name for m in config.models} == {"chat", "embed", "vision"}
+    assert {e.type for e in config.experiments} == {"ab_test", "shadow", "ensemble"}
     assert config.traffic.requests > 0
 
 

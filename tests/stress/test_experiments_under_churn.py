@@ -67,6 +67,7 @@ def test_experiments_answer_every_request_once_while_versions_drain(baseline_thr
     assert sum(r.success for r in flat) >= 0.7 * len(flat)
     ab = reports[ids[0]]
     assert ab is not None
-    assert sum(arm["requests"] for arm in ab["arms"]) == sum(arm["assigned"] for arm in ab["arms"])  # type: ignore[union-attr,index,misc]
+    arms: list[dict[str, int]] = ab["arms"]  # type: ignore[assignment]
+    assert sum(arm["requests"] for arm in arms) == sum(arm["assigned"] for arm in arms)
     assert rt.threads() == []
     assert set(threading.enumerate()) <= baseline_threads
