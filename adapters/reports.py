@@ -21,6 +21,10 @@ def _num(value: object, digits: int = 3) -> str:
     return str(value)
 
 
+def _p(value: float) -> str:
+    return "<1e-15" if value < 1e-15 else f"{value:.2g}"
+
+
 def _ci(pair: object) -> str:
     if not isinstance(pair, list | tuple) or len(pair) != 2:
         return "-"
@@ -46,34 +50,19 @@ def _ab(report: dict[str, Any]) -> list[RenderableType]:
             _num(arm["latency_ms_mean"], 2),
             _num(arm["cost_usd_total"], 6),
         )
-    stats = Table(title="comparisons against A (95% intervals)", title_justify="left")
-    for header in (
-        "metric",
-        "arm",
-        "A",
-        "A ci",
-        "arm value",
-        "arm ci",
-        "difference",
-        "diff ci",
-        "lift",
-        "p-value",
-        "significant",
-    ):
+    stats = Table(title="comparisons against A (value [95% interval])", title_justify="left")
+    for header in ("metric", "arm", "A", "arm value", "difference", "lift", "p-value", "significant"):
         stats.add_column(header, justify="left" if header in ("metric", "arm") else "right")
     for metric, rows in report["comparisons"].items():
         for row in rows:
             stats.add_row(
                 metric,
                 row["arm"],
-                _num(row["a"]["value"]),
-                _ci(row["a"]["ci95"]),
-                _num(row["b"]["value"]),
-                _ci(row["b"]["ci95"]),
-                _num(row["difference"]),
-                _ci(row["difference_ci95"]),
+                f"{_num(row['a']['value'])} {_ci(row['a']['ci95'])}",
+                f"{_num(row['b']['value'])} {_ci(row['b']['ci95'])}",
+                f"{_num(row['difference'])} {_ci(row['difference_ci95'])}",
                 "-" if row["relative_lift"] is None else f"{row['relative_lift']:+.1%}",
-                _num(row["p_value"], 3),
+                _p(row["p_value"]),
                 "yes" if row["significant"] else "no",
             )
     srm = report["sample_ratio_mismatch"]

@@ -97,6 +97,25 @@ def test_the_quickstart_config_is_valid() -> None:
             "traffic.mix.y: no such model",
         ),
         ("models = [\n", "invalid TOML"),
+        (
+            '[[models]]\nname = "x"\nversions = [{ id = "a" }, { id = "b" }]\n[[experiments]]\ntype = "ab"\nid = "t"\n',
+            "experiments[0].type: must be one of",
+        ),
+        (
+            '[[models]]\nname = "x"\nversions = [{ id = "a" }]\n[[experiments]]\ntype = "ab_test"\nid = "t"\n'
+            'arms = ["a", "z"]\n',
+            "experiments[0].arms: 'z' is not a declared version",
+        ),
+        (
+            '[[models]]\nname = "x"\nversions = [{ id = "a" }, { id = "b" }]\n[[experiments]]\ntype = "shadow"\n'
+            'id = "s"\nprimary = "a"\nshadow = "b"\nqueue = 3\n',
+            "experiments[0].queue: unknown key",
+        ),
+        (
+            '[[models]]\nname = "x"\nversions = [{ id = "a" }, { id = "b" }]\n[[experiments]]\ntype = "ensemble"\n'
+            'id = "e"\nmembers = ["a", "b"]\nmin_agreements = 5\n',
+            "experiments[0].min_agreements: must be between 1",
+        ),
         ("", "models: missing"),
     ],
 )
@@ -109,6 +128,27 @@ def test_bad_config_is_one_line_naming_file_and_key_with_exit_2(
     assert err.count("\n") == 1
     assert err.startswith(f"actorserve: {path}: ")
     assert message in err
+
+
+def test_experiments_in_the_config_run_and_print_their_analysis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        SMALL
+        + """
+[[experiments]]
+type = "ab_test"
+id = "t1"
+arms = ["a", "b"]
+min_samples = 5
+"""
+    )
+    text = text.replace("requests = 60", "requests = 60\nmix = { t1 = 1.0 }")
+    assert main(["run", str(write(tmp_path, text)), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "A/B test t1" in out
+    assert "p-value" in out
+    assert "winner" in out
 
 
 def test_a_missing_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
