@@ -37,7 +37,17 @@ def _ab(report: dict[str, Any]) -> list[RenderableType]:
     arms = report["arms"]
     title = f"A/B test {report['experiment_id']}: success metric {report['success_metric']}"
     arm_table = Table(title=title, title_justify="left")
-    for header in ("arm", "version", "share", "assigned", "answered", "success rate", "latency ms", "cost $ total"):
+    for header in (
+        "arm",
+        "version",
+        "share",
+        "assigned",
+        "answered",
+        "success rate",
+        "latency ms",
+        "p95 ms",
+        "cost $ total",
+    ):
         arm_table.add_column(header, justify="left" if header in ("arm", "version") else "right")
     for arm in arms:
         arm_table.add_row(
@@ -48,6 +58,7 @@ def _ab(report: dict[str, Any]) -> list[RenderableType]:
             str(arm["requests"]),
             _num(arm["success_rate"]),
             _num(arm["latency_ms_mean"], 2),
+            _num(arm["latency_ms_p95"], 2),
             _num(arm["cost_usd_total"], 6),
         )
     stats = Table(title="comparisons against A (value [95% interval])", title_justify="left")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from domain.enums import ErrorCode
 from domain.errors import ConfigError
+from domain.metrics import LatencyHistogram
 from domain.stats import Comparison, RunningStats, compare_means, compare_rates, sample_ratio_mismatch
 
 __all__ = ["ABTestSpec", "ArmStats", "analyze", "arm_label", "assign"]
@@ -123,6 +124,7 @@ class ArmStats:
     successes: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     latency: RunningStats = field(default_factory=RunningStats)
+    latency_histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
     cost: RunningStats = field(default_factory=RunningStats)
     tokens: int = 0
     custom: dict[str, RunningStats] = field(default_factory=dict)
@@ -139,6 +141,7 @@ class ArmStats:
         if success:
             self.successes += 1
             self.latency.add(latency_ms)
+            self.latency_histogram.record(latency_ms)
             self.cost.add(cost_usd)
             self.tokens += tokens
         else:
@@ -194,6 +197,9 @@ def _arm_report(spec: ABTestSpec, index: int, arm: ArmStats) -> dict[str, object
         "errors_by_code": dict(arm.failures),
         "success_rate": arm.successes / arm.answered if arm.answered else None,
         "latency_ms_mean": lat.mean if lat.n else None,
+        "latency_ms_p50": arm.latency_histogram.percentile(50) if lat.n else None,
+        "latency_ms_p95": arm.latency_histogram.percentile(95) if lat.n else None,
+        "latency_ms_p99": arm.latency_histogram.percentile(99) if lat.n else None,
         "cost_usd_mean": cost.mean if cost.n else None,
         "cost_usd_total": cost.mean * cost.n,
         "tokens": arm.tokens,

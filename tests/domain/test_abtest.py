@@ -75,6 +75,8 @@ def test_lower_latency_wins_when_latency_is_the_success_metric() -> None:
             arm.record(success=True, latency_ms=rng.gauss(mean, 5), cost_usd=0.0, tokens=0, error_code=None)
     result = analyze(s, arms, elapsed_s=1, ended=False)
     assert result["winner"] == "B"
+    b = result["arms"][1]  # type: ignore[index]
+    assert b["latency_ms_p50"] < b["latency_ms_p95"] < b["latency_ms_p99"]
     latency = result["comparisons"]["latency"][0]  # type: ignore[index]
     assert latency["difference"] < 0
     assert latency["relative_lift"] == pytest.approx(-1 / 3, abs=0.05)
