@@ -80,7 +80,12 @@ class Experiments:
             raise RuntimeError(msg)
         ref = actor.start(deps=self._deps, **kwargs)
         with self._lock:
-            self._live[experiment_id] = (actor.kind, ref)
+            taken = experiment_id in self._live or experiment_id in self._final
+            if not taken:
+                self._live[experiment_id] = (actor.kind, ref)
+        if taken:  # another thread started one with the same id meanwhile
+            ref.stop(block=False)
+            raise ConfigError(f"id: {experiment_id!r} is already in use", field="id")
         return experiment_id
 
     def start_ab_test(
