@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pykka
-
+from actors.base import ServingActor
 from actors.messages import (
     Ended,
     Health,
@@ -35,6 +34,9 @@ from domain.enums import ModelStatus
 from domain.lifecycle import ROUTABLE
 from domain.ports import Clock, CostCalculator, MetricsSink, ModelInvoker
 
+if TYPE_CHECKING:
+    import pykka
+
 __all__ = ["RegistryActor"]
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,7 @@ class _Entry:
         )
 
 
-class RegistryActor(pykka.ThreadingActor):
+class RegistryActor(ServingActor):
     """Owns the set of versions and supervises their actors (registry thread).
 
     Starts a `VersionActor` per registered version; on an unexpected crash it

@@ -6,6 +6,7 @@ actors but never waits on them.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ class _Slot:
     generation: int = 0
     ref: pykka.ActorRef[Any] | None = None
     loaded: bool = False
-    batch: list[Work] | None = field(default=None)
+    batches: deque[list[Work]] = field(default_factory=deque)
     load_attempts: int = 0
     gave_up: bool = False
 
@@ -49,7 +50,10 @@ class ReplicaPool:
     """The replica slots of one version.
 
     A slot's generation grows each time its worker is (re)started, so events
-    from a previous worker are recognised and ignored.
+    from a previous worker are recognised and ignored. A slot holds up to
+    `pipeline_depth` batches: the one its worker runs, and full ones waiting
+    in the worker's inbox (answered by the version if their deadline passes
+    first; the worker skips anything already answered).
     """
 
     def __init__(self, factory: WorkerFactory) -> None:
@@ -62,6 +66,7 @@ class ReplicaPool:
             for _ in range(c.replicas)
         ]
         self._idle: list[int] = []
+        self._depth = c.pipeline_depth
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -73,7 +78,7 @@ class ReplicaPool:
         slot = self._slots[index]
         slot.generation += 1
         slot.loaded = False
-        slot.batch = None
+        slot.batches.clear()
         f = self._factory
         slot.ref = WorkerActor.start(
             index=index,
@@ -116,10 +121,10 @@ class ReplicaPool:
         return not any(s.loaded for s in self._slots) and all(s.gave_up for s in self._slots)
 
     def crashed(self, index: int) -> list[Work]:
-        """The slot's worker died; returns the batch it held (now nobody's)."""
+        """The slot's worker died; returns the requests it held (now nobody's)."""
         slot = self._slots[index]
-        batch = slot.batch or []
-        slot.batch = None
+        batch = [w for b in slot.batches for w in b]
+        slot.batches.clear()
         slot.ref = None
         slot.loaded = False
         if index in self._idle:
@@ -155,43 +160,53 @@ class ReplicaPool:
         """True when a loaded worker is free."""
         return bool(self._idle)
 
+    @property
+    def can_pipeline(self) -> bool:
+        """True when a busy worker can take one more (full) batch into its inbox."""
+        return any(s.loaded and 0 < len(s.batches) < self._depth for s in self._slots)
+
     def assign(self, batch: list[Work]) -> pykka.ActorRef[Any] | None:
-        """Give `batch` to an idle worker; its ref (None if the slot lost its worker)."""
-        index = self._idle.pop()
+        """Give `batch` to an idle worker, else queue it at the least busy one; its ref."""
+        if self._idle:
+            index = self._idle.pop()
+        else:
+            index = min(
+                (i for i, s in enumerate(self._slots) if s.loaded and len(s.batches) < self._depth),
+                key=lambda i: len(self._slots[i].batches),
+            )
         slot = self._slots[index]
-        slot.batch = batch
-        if slot.ref is None:
-            slot.batch = None
-            slot.loaded = False
+        slot.batches.append(batch)
         return slot.ref
 
     def unassign(self, ref: pykka.ActorRef[Any]) -> None:
         """The send to `ref` failed: the worker is gone."""
-        for slot in self._slots:
+        for index, slot in enumerate(self._slots):
             if slot.ref is ref:
-                slot.batch = None
+                slot.batches.clear()
                 slot.loaded = False
                 slot.ref = None
+                if index in self._idle:
+                    self._idle.remove(index)
 
     def release(self, index: int, generation: int) -> list[Work]:
-        """The slot's worker finished its batch; returns the requests it held."""
+        """The slot's worker finished its oldest batch; returns the requests it held."""
         slot = self._slots[index]
-        if slot.generation != generation or slot.batch is None:
+        if slot.generation != generation or not slot.batches:
             return []
-        batch = slot.batch
-        slot.batch = None
-        if slot.loaded:
+        batch = slot.batches.popleft()
+        if slot.loaded and not slot.batches:
             self._idle.append(index)
         return batch
 
     def running(self) -> Iterator[Work]:
-        """Every request a worker is running now."""
+        """Every request handed to a worker (running, or waiting in its inbox)."""
         for slot in self._slots:
-            yield from slot.batch or ()
+            for batch in slot.batches:
+                yield from batch
 
     def clear_batches(self) -> list[Work]:
         """Forget what workers hold (after answering it); returns those requests."""
         held = list(self.running())
         for slot in self._slots:
-            slot.batch = None
+            slot.batches.clear()
         return held

@@ -10,6 +10,7 @@ from typing import Any
 
 import pykka
 
+from actors.base import ServingActor
 from actors.messages import (
     Drain,
     Infer,
@@ -50,7 +51,7 @@ class _Model:
     ready: tuple[Candidate, ...] = ()
 
 
-class RouterActor(pykka.ThreadingActor):
+class RouterActor(ServingActor):
     """Forwards each `Route` to one READY version of the model as `Infer`.
 
     Learns versions from the registry (`VersionAdded`, `Unroute`) and their

@@ -6,10 +6,9 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pykka
-
+from actors.base import ServingActor
 from actors.messages import (
     Done,
     Drain,
@@ -45,6 +44,9 @@ from domain.lifecycle import ROUTABLE, LifecycleEvent, transition
 from domain.metrics import Ewma, MetricsRecorder, Outcome
 from domain.ports import Clock, CostCalculator, MetricsSink, ModelInvoker
 
+if TYPE_CHECKING:
+    import pykka
+
 __all__ = ["VersionActor", "VersionDeps"]
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ class VersionDeps:
     registry: pykka.ActorRef[Any]
 
 
-class VersionActor(pykka.ThreadingActor):
+class VersionActor(ServingActor):
     """Owns one version: LOADING → READY → DRAINING → STOPPED, or FAILED.
 
     All handlers run on the actor's own thread; nothing here blocks. Requests
@@ -104,6 +106,11 @@ class VersionActor(pykka.ThreadingActor):
         self._flush_timer: TimerHandle | None = None
         self._drain_timer: TimerHandle | None = None
         self._finished = False
+        self._accepting = False  # READY/SERVING: flags, because enum hashing is slow on the hot path
+        self._dispatching = False  # READY/SERVING/DRAINING
+        self._sink_active = type(deps.sink).__name__ != "NullSink"
+        self._max_batch = c.max_batch_size
+        self._cap = c.effective_max_concurrency
         self._answered_running: set[str] = set()
         self._handlers: dict[type, Callable[[Any], None]] = {
             Infer: self._on_infer,
@@ -130,6 +137,8 @@ class VersionActor(pykka.ThreadingActor):
             self._apply(LifecycleEvent.RESTART)
         else:
             self._publish(None)
+        self._accepting = self._status in ROUTABLE
+        self._dispatching = self._accepting
         for index in range(len(self._pool)):
             self._pool.start(index)
 
@@ -164,6 +173,8 @@ class VersionActor(pykka.ThreadingActor):
     def _apply(self, event: LifecycleEvent, error: str | None = None) -> None:
         old = self._status
         self._status = transition(old, event)
+        self._accepting = self._status in ROUTABLE
+        self._dispatching = self._accepting or self._status is ModelStatus.DRAINING
         log.info(
             "version %s: %s -> %s",
             self._version.version_id,
@@ -284,9 +295,9 @@ class VersionActor(pykka.ThreadingActor):
     # --- request path --------------------------------------------------------
 
     def _on_infer(self, m: Infer) -> None:
-        status = self._status
         now = self._deps.clock.monotonic()
-        if status not in ROUTABLE:
+        if not self._accepting:
+            status = self._status
             if status is ModelStatus.LOADING or status is ModelStatus.FAILED:
                 self._reject(m, ErrorCode.NOT_READY, "Model not ready")
             else:
@@ -294,25 +305,55 @@ class VersionActor(pykka.ThreadingActor):
             return
         timeout_ms = self._config.timeout_ms if m.timeout_ms is None else m.timeout_ms
         work = Work(m.request, m.reply, m.started_at, m.started_at + timeout_ms / 1000.0, now)
-        admitted = self._queue.admit(work, now)
-        if admitted is Admit.QUEUED:
-            self._dispatch(now)
-            if work.deadline < self._deadline_at:
-                self._arm_deadline(work.deadline)
-        elif admitted is Admit.FULL:
-            log.debug("queue full", extra={**self._log_extra(), "request_id": m.request.request_id})
-            self._reject(m, ErrorCode.OVERLOADED, f"Queue full ({self._config.max_queue} waiting)")
+        queue = self._queue
+        if (
+            self._max_batch == 1
+            and not len(queue)
+            and queue.in_flight < self._cap
+            and self._pool.has_idle
+            and now < work.deadline
+        ):
+            # the common case: a worker is free and nobody waits, so skip the queue
+            queue.in_flight += 1
+            self._send([work])
         else:
-            self._reject(m, ErrorCode.TIMEOUT, "Deadline passed before the request was admitted")
+            admitted = queue.admit(work, now)
+            if admitted is Admit.FULL:
+                log.debug("queue full", extra={**self._log_extra(), "request_id": m.request.request_id})
+                self._reject(m, ErrorCode.OVERLOADED, f"Queue full ({self._config.max_queue} waiting)")
+                return
+            if admitted is Admit.EXPIRED:
+                self._reject(m, ErrorCode.TIMEOUT, "Deadline passed before the request was admitted")
+                return
+            self._dispatch(now)
+        if work.deadline < self._deadline_at:
+            self._arm_deadline(work.deadline)
+
+    def _send(self, batch: list[Work]) -> None:
+        """Hand `batch` (already counted in flight) to a worker."""
+        ref = self._pool.assign(batch)
+        if ref is None or not safe_tell(ref, RunBatch(tuple(batch))):
+            if ref is not None:
+                self._pool.unassign(ref)
+            self._queue.finished(len(batch))
+            self._answer_errors(batch, ErrorCode.UNAVAILABLE, "Worker is gone")
 
     def _dispatch(self, now: float) -> None:
-        if self._status not in ROUTABLE and self._status is not ModelStatus.DRAINING:
+        queue, pool = self._queue, self._pool
+        if not len(queue) or not self._dispatching:
             return
         draining = self._status is ModelStatus.DRAINING
-        while self._pool.has_idle and len(self._queue):
-            take = self._queue.take(now, draining=draining)
-            self._record_answered_elsewhere(take.answered)
-            self._answer_errors(take.expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
+        while len(queue):
+            if pool.has_idle:
+                take = queue.take(now, draining=draining)
+            elif queue.full_batch_waiting and pool.can_pipeline:
+                take = queue.take(now, draining=True)  # a full batch never waits
+            else:
+                return
+            if take.answered:
+                self._record_answered_elsewhere(take.answered)
+            if take.expired:
+                self._answer_errors(take.expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
             if take.flush_at is not None:
                 self._arm_flush(take.flush_at)
                 return
@@ -320,12 +361,7 @@ class VersionActor(pykka.ThreadingActor):
                 if take.expired or take.answered:
                     continue
                 return
-            ref = self._pool.assign(take.batch)
-            if ref is None or not safe_tell(ref, RunBatch(tuple(take.batch))):
-                if ref is not None:
-                    self._pool.unassign(ref)
-                self._queue.finished(len(take.batch))
-                self._answer_errors(take.batch, ErrorCode.UNAVAILABLE, "Worker is gone")
+            self._send(take.batch)
 
     def _on_done(self, m: Done) -> None:
         if m.outcomes:
@@ -426,6 +462,8 @@ class VersionActor(pykka.ThreadingActor):
 
     def _record(self, outcomes: tuple[Outcome, ...]) -> None:
         self._metrics.record_all(outcomes)
+        if not self._sink_active:
+            return
         try:
             self._deps.sink.requests_completed(self._version, outcomes)
         except Exception:

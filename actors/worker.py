@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pykka
-
+from actors.base import ServingActor
 from actors.messages import Done, Loaded, LoadFailed, RunBatch, UnexpectedMessageError, Work, WorkerCrashed, safe_tell
 from actors.tracking import ThreadTracker
 from domain.entities import ModelResponse, ModelVersion
@@ -16,6 +15,9 @@ from domain.enums import ErrorCode
 from domain.errors import InvocationError
 from domain.metrics import Outcome
 from domain.ports import Clock, CostCalculator, InvocationResult, ModelHandle, ModelInvoker
+
+if TYPE_CHECKING:
+    import pykka
 
 __all__ = ["WorkerActor", "describe_exception"]
 
@@ -33,7 +35,7 @@ def _failure(exc: BaseException) -> InvocationResult:
     return InvocationResult(error=describe_exception(exc), error_code=code)
 
 
-class WorkerActor(pykka.ThreadingActor):
+class WorkerActor(ServingActor):
     """Holds one model instance and runs the invoker on it.
 
     Loads in `on_start` (its own thread) and reports `Loaded` or `LoadFailed`

@@ -102,8 +102,13 @@ class BatchQueue(Generic[Q]):
         self._items.append(item)
         return Admit.QUEUED
 
+    @property
+    def full_batch_waiting(self) -> bool:
+        """True when a whole batch is queued (and the cap allows one more)."""
+        return len(self._items) >= self._max_batch and self._cap - self.in_flight >= self._max_batch
+
     def take(self, now: float, *, draining: bool = False) -> Take[Q]:
-        """The next batch for one idle worker.
+        """The next batch for one worker.
 
         A partial batch waits (`flush_at`) while the oldest request has waited
         less than `batch_wait_s`, unless the version is draining.

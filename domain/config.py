@@ -31,8 +31,9 @@ class ServingConfig:
     Attributes:
         replicas: model instances, each loaded by its own worker actor and
             running one batch at a time.
-        max_concurrency: requests executing at once across the version;
-            None means `replicas * max_batch_size`.
+        max_concurrency: requests handed to workers at once across the version
+            (running, or waiting in a worker's inbox); None means
+            `replicas * max_batch_size * pipeline_depth`.
         max_queue: requests waiting for a worker; beyond it, OVERLOADED at once.
         timeout_ms: default per-request deadline, counted from the call.
         max_batch_size: most requests handed to a worker in one batch.
@@ -45,6 +46,8 @@ class ServingConfig:
         load_retries: retries of a failed load per replica before giving up.
         load_backoff_s: first load-retry delay; doubles per retry.
         wait_for_all_replicas: READY only once every replica loaded (else the first).
+        pipeline_depth: batches a worker may hold: one running, the rest full
+            batches waiting in its inbox, so it never idles between batches.
     """
 
     replicas: int = 1
@@ -60,9 +63,10 @@ class ServingConfig:
     load_retries: int = 2
     load_backoff_s: float = 0.2
     wait_for_all_replicas: bool = False
+    pipeline_depth: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("replicas", "max_queue", "max_batch_size"):
+        for name in ("replicas", "max_queue", "max_batch_size", "pipeline_depth"):
             value = getattr(self, name)
             _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
         for name in ("max_restarts", "load_retries"):
@@ -98,7 +102,7 @@ class ServingConfig:
         """The concurrency cap with the default resolved."""
         if self.max_concurrency is not None:
             return self.max_concurrency
-        return self.replicas * self.max_batch_size
+        return self.replicas * self.max_batch_size * self.pipeline_depth
 
     @classmethod
     def from_mapping(cls, data: dict[str, object], *, where: str = "serving") -> ServingConfig:

@@ -53,9 +53,17 @@ class PriceTable:
 
     prices: Mapping[str, Price] = field(default_factory=dict)
     default: Price = Price()
+    _memo: dict[tuple[str, int], Price] = field(default_factory=dict, compare=False, repr=False)
 
     def price_for(self, version: ModelVersion) -> Price:
-        """The price that applies to `version`."""
+        """The price that applies to `version` (looked up once per version object)."""
+        key = (version.version_id, id(version))
+        price = self._memo.get(key)
+        if price is None:
+            price = self._memo[key] = self._lookup(version)
+        return price
+
+    def _lookup(self, version: ModelVersion) -> Price:
         for key in (version.version_id, version.model_name):
             if key in self.prices:
                 return self.prices[key]

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pykka
-
+from actors.base import ServingActor
 from actors.messages import Route, UnexpectedMessageError, safe_tell
 from actors.reply import Reply
 from actors.requests import failed_response
@@ -16,6 +15,9 @@ from actors.tracking import ThreadTracker
 from domain.entities import ModelRequest, ModelResponse
 from domain.enums import ErrorCode
 from domain.ports import Clock
+
+if TYPE_CHECKING:
+    import pykka
 
 __all__ = [
     "Analyze",
@@ -125,7 +127,7 @@ class ExperimentDeps:
     tracker: ThreadTracker
 
 
-class ExperimentActor(pykka.ThreadingActor):
+class ExperimentActor(ServingActor):
     """Base of the experiment actors: each owns its config, assignment state and statistics.
 
     It forwards work through the router with the version pinned (the router

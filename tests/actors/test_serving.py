@@ -70,7 +70,7 @@ def test_unknown_model_or_version_is_not_found(runtimes: Factory) -> None:
 def test_a_full_queue_answers_overloaded_at_once(runtimes: Factory) -> None:
     gate = threading.Event()
     invoker = FakeInvoker(gate=gate)
-    rt = ready_runtime(runtimes, invoker, make_version(max_queue=2))
+    rt = ready_runtime(runtimes, invoker, make_version(max_queue=2, pipeline_depth=1))
     replies = submit_many(rt, 4)
     assert invoker.started.acquire(timeout=5)  # one running, two queued, the fourth refused
     assert replies[3].wait(5)
@@ -134,6 +134,21 @@ def test_a_malformed_invoker_result_is_a_model_error(runtimes: Factory) -> None:
     r = rt.serve("chat", {})
     assert r.error_code is ErrorCode.MODEL_ERROR
     assert "not InvocationResult" in (r.error or "")
+
+
+def test_a_busy_worker_gets_its_next_request_into_its_inbox(runtimes: Factory) -> None:
+    gate = threading.Event()
+    invoker = FakeInvoker(gate=gate)
+    rt = ready_runtime(runtimes, invoker, make_version(max_queue=2))  # pipeline_depth 2 by default
+    replies = submit_many(rt, 5)  # one running, one waiting at the worker, two queued, one refused
+    assert invoker.started.acquire(timeout=5)
+    assert replies[4].wait(5)
+    assert replies[4].value().error_code is ErrorCode.OVERLOADED
+    m = rt.get_metrics("v1")
+    assert m is not None
+    assert (m.in_flight, m.queue_depth) == (2, 2)
+    gate.set()
+    assert all(rt.await_reply(r, 5).success for r in replies[:4])
 
 
 def test_requests_are_batched_up_to_max_batch_size(runtimes: Factory) -> None:

@@ -82,6 +82,7 @@ def test_enum_strings_are_accepted_on_model_version() -> None:
         ({"drain_timeout_s": -1}, "drain_timeout_s"),
         ({"max_restarts": -1}, "max_restarts"),
         ({"replicas": True}, "replicas"),
+        ({"pipeline_depth": 0}, "pipeline_depth"),
     ],
 )
 def test_negative_or_invalid_limits_raise_naming_the_field(kwargs: dict[str, object], field: str) -> None:
@@ -91,8 +92,9 @@ def test_negative_or_invalid_limits_raise_naming_the_field(kwargs: dict[str, obj
     assert info.value.field == field
 
 
-def test_effective_concurrency_defaults_to_replicas_times_batch() -> None:
-    assert ServingConfig(replicas=3, max_batch_size=4).effective_max_concurrency == 12
+def test_effective_concurrency_defaults_to_replicas_times_batch_times_pipeline() -> None:
+    assert ServingConfig(replicas=3, max_batch_size=4).effective_max_concurrency == 24
+    assert ServingConfig(replicas=3, max_batch_size=4, pipeline_depth=1).effective_max_concurrency == 12
     assert ServingConfig(replicas=3, max_concurrency=2).effective_max_concurrency == 2
 
 

@@ -1,0 +1,1 @@
+"""The actorserve benchmark harness: `python -m benchmarks [scenario ...] [--quick]`."""

@@ -1,0 +1,1 @@
+"""The designs actorserve is measured against."""
