@@ -178,7 +178,7 @@ class ScenarioResult:
 
     name: str
     columns: list[str]
-    rows: list[list[object]]
+    rows: list[list[Any]]
     targets: list[Target] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)

@@ -71,5 +71,6 @@ class BarePykkaChain:
         return call.value
 
     def stop(self) -> None:
-        for ref in (self._router, self._version, *self._workers):
+        refs: list[pykka.ActorRef[Any]] = [self._router, self._version, *self._workers]
+        for ref in refs:
             ref.stop()
