@@ -65,7 +65,8 @@ class ReplicaPool:
             )
             for _ in range(c.replicas)
         ]
-        self._idle: list[int] = []
+        self.idle: list[int] = []
+        """Loaded slots with nothing to do (read-only outside this class)."""
         self._depth = c.pipeline_depth
 
     def __len__(self) -> int:
@@ -100,7 +101,7 @@ class ReplicaPool:
         slot = self._slots[index]
         slot.loaded = True
         slot.load_attempts = 0
-        self._idle.append(index)
+        self.idle.append(index)
 
     def load_failed(self, index: int) -> int:
         """The slot's worker failed to load (and stopped); returns the attempts so far."""
@@ -127,8 +128,8 @@ class ReplicaPool:
         slot.batches.clear()
         slot.ref = None
         slot.loaded = False
-        if index in self._idle:
-            self._idle.remove(index)
+        if index in self.idle:
+            self.idle.remove(index)
         return batch
 
     def record_crash(self, index: int, now: float) -> float | None:
@@ -146,7 +147,7 @@ class ReplicaPool:
                 slot.ref.stop(block=False)
                 slot.ref = None
             slot.loaded = False
-        self._idle.clear()
+        self.idle.clear()
 
     # --- work ----------------------------------------------------------------
 
@@ -158,17 +159,18 @@ class ReplicaPool:
     @property
     def has_idle(self) -> bool:
         """True when a loaded worker is free."""
-        return bool(self._idle)
+        return bool(self.idle)
 
     @property
     def can_pipeline(self) -> bool:
         """True when a busy worker can take one more (full) batch into its inbox."""
-        return any(s.loaded and 0 < len(s.batches) < self._depth for s in self._slots)
+        depth = self._depth
+        return any(slot.loaded and 0 < len(slot.batches) < depth for slot in self._slots)
 
     def assign(self, batch: list[Work]) -> pykka.ActorRef[Any] | None:
         """Give `batch` to an idle worker, else queue it at the least busy one; its ref."""
-        if self._idle:
-            index = self._idle.pop()
+        if self.idle:
+            index = self.idle.pop()
         else:
             index = min(
                 (i for i, s in enumerate(self._slots) if s.loaded and len(s.batches) < self._depth),
@@ -185,8 +187,8 @@ class ReplicaPool:
                 slot.batches.clear()
                 slot.loaded = False
                 slot.ref = None
-                if index in self._idle:
-                    self._idle.remove(index)
+                if index in self.idle:
+                    self.idle.remove(index)
 
     def release(self, index: int, generation: int) -> list[Work]:
         """The slot's worker finished its oldest batch; returns the requests it held."""
@@ -195,7 +197,7 @@ class ReplicaPool:
             return []
         batch = slot.batches.popleft()
         if slot.loaded and not slot.batches:
-            self._idle.append(index)
+            self.idle.append(index)
         return batch
 
     def running(self) -> Iterator[Work]:

@@ -275,7 +275,7 @@ class VersionActor(ServingActor):
         # nobody up: its worker stops once the invoker returns.
         if (
             self._status is ModelStatus.DRAINING
-            and not len(self._queue)
+            and not self._queue.items
             and all(w.reply.done for w in self._pool.running())
         ):
             self._finish()
@@ -308,9 +308,9 @@ class VersionActor(ServingActor):
         queue = self._queue
         if (
             self._max_batch == 1
-            and not len(queue)
+            and not queue.items
             and queue.in_flight < self._cap
-            and self._pool.has_idle
+            and self._pool.idle
             and now < work.deadline
         ):
             # the common case: a worker is free and nobody waits, so skip the queue
@@ -340,11 +340,14 @@ class VersionActor(ServingActor):
 
     def _dispatch(self, now: float) -> None:
         queue, pool = self._queue, self._pool
-        if not len(queue) or not self._dispatching:
+        if not queue.items or not self._dispatching:
+            return
+        if self._max_batch == 1:
+            self._dispatch_unbatched(now)
             return
         draining = self._status is ModelStatus.DRAINING
-        while len(queue):
-            if pool.has_idle:
+        while queue.items:
+            if pool.idle:
                 take = queue.take(now, draining=draining)
             elif queue.full_batch_waiting and pool.can_pipeline:
                 take = queue.take(now, draining=True)  # a full batch never waits
@@ -362,6 +365,19 @@ class VersionActor(ServingActor):
                     continue
                 return
             self._send(take.batch)
+
+    def _dispatch_unbatched(self, now: float) -> None:
+        """One request per batch, nothing to wait for: the hot path, kept lean."""
+        queue, pool = self._queue, self._pool
+        while queue.items and queue.has_room and (pool.idle or pool.can_pipeline):
+            work, expired, answered = queue.pop_ready(now)
+            if answered:
+                self._record_answered_elsewhere(answered)
+            if expired:
+                self._answer_errors(expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
+            if work is None:
+                return
+            self._send([work])
 
     def _on_done(self, m: Done) -> None:
         if m.outcomes:

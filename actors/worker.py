@@ -120,7 +120,10 @@ class WorkerActor(ServingActor):
     def _invoke(self, items: Sequence[Work], timeout_s: float) -> list[InvocationResult]:
         try:
             if len(items) == 1:
-                results = [self._invoker.invoke(self._handle, items[0].request, timeout_s)]
+                result = self._invoker.invoke(self._handle, items[0].request, timeout_s)
+                if type(result) is InvocationResult:  # the common case, checked cheaply
+                    return [result]
+                results = [result]
             else:
                 results = list(self._invoker.invoke_batch(self._handle, [w.request for w in items], timeout_s))
         except BaseException as exc:  # noqa: BLE001 - fenced: see class docstring
@@ -140,13 +143,14 @@ class WorkerActor(ServingActor):
         return results
 
     def _run(self, items: tuple[Work, ...]) -> None:
-        live = [w for w in items if not w.reply.done]
+        live = [w for w in items if not w.reply.done] if len(items) > 1 or items[0].reply.done else list(items)
         outcomes: list[Outcome] = []
         claimed: list[Work] = []
         try:
             if live:
                 started = self._clock.monotonic()
-                timeout_s = max(min(w.deadline for w in live) - started, 0.001)
+                deadline = live[0].deadline if len(live) == 1 else min(w.deadline for w in live)
+                timeout_s = max(deadline - started, 0.001)
                 results = self._invoke(live, timeout_s)
                 finished = self._clock.monotonic()
                 compute_share = (finished - started) / len(live)

@@ -78,7 +78,8 @@ class BatchQueue(Generic[Q]):
         max_concurrency: int,
         answered: Callable[[Q], bool],
     ) -> None:
-        self._items: deque[Q] = deque()
+        self.items: deque[Q] = deque()
+        """The waiting requests, oldest first (read-only outside this class, except `pop_ready`)."""
         self._max_queue = max_queue
         self._max_batch = max_batch_size
         self._batch_wait_s = batch_wait_s
@@ -88,24 +89,24 @@ class BatchQueue(Generic[Q]):
         """Requests handed to workers and not finished yet."""
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     def __iter__(self) -> Iterator[Q]:
-        return iter(self._items)
+        return iter(self.items)
 
     def admit(self, item: Q, now: float) -> Admit:
         """Queue `item` unless it already expired or the queue is full."""
         if now >= item.deadline:
             return Admit.EXPIRED
-        if len(self._items) >= self._max_queue:
+        if len(self.items) >= self._max_queue:
             return Admit.FULL
-        self._items.append(item)
+        self.items.append(item)
         return Admit.QUEUED
 
     @property
     def full_batch_waiting(self) -> bool:
         """True when a whole batch is queued (and the cap allows one more)."""
-        return len(self._items) >= self._max_batch and self._cap - self.in_flight >= self._max_batch
+        return len(self.items) >= self._max_batch and self._cap - self.in_flight >= self._max_batch
 
     def take(self, now: float, *, draining: bool = False) -> Take[Q]:
         """The next batch for one worker.
@@ -115,7 +116,7 @@ class BatchQueue(Generic[Q]):
         """
         result: Take[Q] = Take()
         limit = min(self._max_batch, self._cap - self.in_flight)
-        items = self._items
+        items = self.items
         if limit <= 0 or not items:
             return result
         if limit > 1 and len(items) < limit and self._batch_wait_s > 0 and not draining:
@@ -134,6 +135,30 @@ class BatchQueue(Generic[Q]):
         self.in_flight += len(result.batch)
         return result
 
+    def pop_ready(self, now: float) -> tuple[Q | None, list[Q], list[Q]]:
+        """Unbatched dispatch: the oldest live request (None if none), counted in flight.
+
+        Also returns the expired and the answered-elsewhere requests met on the way.
+        """
+        expired: list[Q] = []
+        answered: list[Q] = []
+        items = self.items
+        while items:
+            item = items.popleft()
+            if self._answered(item):
+                answered.append(item)
+            elif now >= item.deadline:
+                expired.append(item)
+            else:
+                self.in_flight += 1
+                return item, expired, answered
+        return None, expired, answered
+
+    @property
+    def has_room(self) -> bool:
+        """True while the concurrency cap allows one more request in flight."""
+        return self.in_flight < self._cap
+
     def finished(self, count: int) -> None:
         """`count` requests handed out by `take` are no longer executing."""
         self.in_flight -= count
@@ -143,20 +168,20 @@ class BatchQueue(Generic[Q]):
         expired: list[Q] = []
         answered: list[Q] = []
         kept: deque[Q] = deque()
-        for item in self._items:
+        for item in self.items:
             if self._answered(item):
                 answered.append(item)
             elif now >= item.deadline:
                 expired.append(item)
             else:
                 kept.append(item)
-        self._items = kept
+        self.items = kept
         return expired, answered
 
     def clear(self) -> list[Q]:
         """Remove and return everything waiting."""
-        items = list(self._items)
-        self._items.clear()
+        items = list(self.items)
+        self.items.clear()
         return items
 
 
