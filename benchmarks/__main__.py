@@ -71,6 +71,34 @@ def summary_markdown(results: list[ScenarioResult], quick: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _all_results(out_dir: Path, fresh: list[ScenarioResult]) -> list[ScenarioResult]:
+    """This run's results plus the latest JSON of scenarios not run this time, in scenario order."""
+    import json
+
+    from benchmarks.harness import Target
+
+    by_name = {r.name: r for r in fresh}
+    for name in SCENARIOS:
+        path = out_dir / f"{name}.json"
+        if name in by_name or not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        targets = [
+            Target(
+                t["name"],
+                t["description"],
+                t["measured"],
+                t["limit"],
+                t["higher_is_better"],
+                t["unit"],
+                t.get("note", ""),
+            )
+            for t in data["targets"]
+        ]
+        by_name[name] = ScenarioResult(name, data["columns"], data["rows"], targets, notes=data.get("notes", []))
+    return [by_name[name] for name in SCENARIOS if name in by_name]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description="actorserve benchmark harness")
     parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], help="default: all")
@@ -98,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         _render(result, console)
     console.print(_targets_table(results))
-    (args.out / "SUMMARY.md").write_text(summary_markdown(results, args.quick))
+    (args.out / "SUMMARY.md").write_text(summary_markdown(_all_results(args.out, results), args.quick))
     console.print(f"results in {args.out}")
     return 0
 

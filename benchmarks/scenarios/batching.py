@@ -16,7 +16,7 @@ def run(ctx: Context) -> ScenarioResult:
     callers = 64
     n = ctx.pick(4000, 600)
     repeats = ctx.pick(3, 1)
-    dim = ctx.pick(1024, 512)
+    dim = ctx.pick(2048, 512)
     model = partial(Matmul, dim)
     task = ctx.progress.add_task("batching", total=len(sizes) * repeats)
     summary: dict[int, dict[str, float]] = {}

@@ -9,25 +9,37 @@ from benchmarks.harness import Run, ScenarioResult, Target, interleave, median_s
 from benchmarks.models import SleepIO, ZeroWork
 
 CONTENDERS = ("bare-pykka", "shared-lock", "actorserve", "actorserve-async")
+WIDE = "actorserve (replicas = callers)"
 
 
 def _series(
-    ctx: Context, model: type, replicas: int, levels: list[int], n: int, repeats: int, task: object
+    ctx: Context,
+    model: type,
+    replicas: int,
+    levels: list[int],
+    n: int,
+    repeats: int,
+    task: object,
+    *,
+    wide: bool = False,
 ) -> dict[str, dict[int, dict[str, float]]]:
-    out: dict[str, dict[int, dict[str, float]]] = {name: {} for name in CONTENDERS}
+    names = [*CONTENDERS, WIDE] if wide else list(CONTENDERS)
+    out: dict[str, dict[int, dict[str, float]]] = {name: {} for name in names}
     for level in levels:
         contenders = {name: make(name, model, replicas=replicas) for name in CONTENDERS}
-        runs: dict[str, list[Run]] = {name: [] for name in CONTENDERS}
+        if wide:
+            contenders[WIDE] = make("actorserve", model, replicas=level)
+        runs: dict[str, list[Run]] = {name: [] for name in names}
         try:
             for contender in contenders.values():
                 ctx.measure(contender, max(level, n // 10), level)
-            for _, name in interleave(CONTENDERS, repeats):
+            for _, name in interleave(names, repeats):
                 runs[name].append(ctx.measure(contenders[name], n, level))
                 ctx.progress.advance(task)
         finally:
             for contender in contenders.values():
                 contender.close()
-        for name in CONTENDERS:
+        for name in names:
             out[name][level] = median_summary(runs[name])
     return out
 
@@ -36,9 +48,11 @@ def run(ctx: Context) -> ScenarioResult:
     levels = ctx.pick([1, 8, 32, 64, 128], [1, 8])
     repeats = ctx.pick(3, 1)
     sleep_levels = ctx.pick([8, 64, 128], [8])
-    task = ctx.progress.add_task("throughput", total=repeats * len(CONTENDERS) * (len(levels) + len(sleep_levels)))
+    task = ctx.progress.add_task(
+        "throughput", total=repeats * (len(CONTENDERS) * len(levels) + (len(CONTENDERS) + 1) * len(sleep_levels))
+    )
     zero = _series(ctx, ZeroWork, 1, levels, ctx.pick(6000, 600), repeats, task)
-    sleep = _series(ctx, SleepIO, 16, sleep_levels, ctx.pick(3000, 300), repeats, task)
+    sleep = _series(ctx, SleepIO, 16, sleep_levels, ctx.pick(3000, 300), repeats, task, wide=True)
     notes: list[str] = []
     ray: dict[str, dict[str, float]] = {}
     if ctx.ray and ray_client.available() and not ctx.quick:
