@@ -54,7 +54,7 @@ class SleepIO(ZeroWork):
 class Matmul(ZeroWork):
     """A dense layer, `x @ W` with W of `dim` x `dim`: one row per request, batches stack rows.
 
-    Reading W dominates a single row (16 MiB at dim 2048), so a batch of 32
+    Reading W dominates a single row (64 MiB at dim 4096), so a batch of 32
     costs little more than one: the case dynamic batching exists for.
     """
 

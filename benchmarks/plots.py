@@ -50,7 +50,7 @@ def throughput_vs_batch(out_dir: Path, summary: dict[int, dict[str, float]], fil
     ax.set_xscale("log", base=2)
     ax.set_xlabel("max_batch_size")
     ax.set_ylabel("requests / s")
-    ax.set_title("dense 1024x1024 layer, 64 callers: throughput vs batch size")
+    ax.set_title("dense 4096x4096 layer, 64 callers: throughput vs batch size")
     ax.grid(True, which="both", alpha=0.3)
     out_dir.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
