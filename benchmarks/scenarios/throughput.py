@@ -75,11 +75,12 @@ def run(ctx: Context) -> ScenarioResult:
     for model_name, data, replicas in (("zero", zero, 1), ("sleep5ms", sleep, 16)):
         for name, by_level in data.items():
             for level, s in by_level.items():
+                shown = level if name == WIDE else replicas
                 rows.append(
                     [
                         model_name,
                         name,
-                        replicas,
+                        shown,
                         level,
                         round(s["throughput_rps"]),
                         round(s["p50_us"], 1),
