@@ -21,7 +21,6 @@ from domain.abtest import ABTestSpec
 from domain.canary import CanarySpec
 from domain.ensemble import EnsembleSpec
 from domain.entities import ModelResponse
-from domain.enums import ErrorCode
 from domain.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -315,7 +314,3 @@ class Experiments:
         """Stop every running experiment (the runtime's `stop()` calls this first)."""
         for experiment_id in list(self.list()):
             self.stop(experiment_id)
-
-    def failed(self, experiment_id: str, code: ErrorCode, error: str) -> ModelResponse:
-        """A failed response in the experiment's name (for callers outside the actors)."""
-        return self._runtime._failed("", experiment_id, experiment_id, self._deps.clock.monotonic(), code, error)
