@@ -50,9 +50,12 @@ class _Entry:
     status: ModelStatus = ModelStatus.LOADING
     unloading: bool = False
     final_metrics: ModelMetrics | None = None
-    restarts: RestartBudget | None = None
+    restarts: RestartBudget = field(init=False)
     restart_timer: TimerHandle | None = None
     waiters: list[Reply[bool]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.restarts = RestartBudget.for_config(self.version.serving)
 
     @property
     def settled(self) -> bool:
@@ -285,11 +288,6 @@ class RegistryActor(ServingActor):
             self._check_shutdown()
             return
         now = self._clock.monotonic()
-        if entry.restarts is None:
-            c = v.serving
-            entry.restarts = RestartBudget(
-                max_restarts=c.max_restarts, window_s=c.restart_window_s, backoff_s=c.restart_backoff_s
-            )
         delay = entry.restarts.record(now)
         v.status = ModelStatus.FAILED
         v.last_error = m.error

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from actors.messages import Work
+from actors.tracking import ThreadTracker
 from actors.worker import WorkerActor
 from domain.admission import RestartBudget
 from domain.entities import ModelVersion
@@ -43,7 +44,7 @@ class WorkerFactory:
     parent: pykka.ActorRef[Any]
     clock: Clock
     cost: CostCalculator
-    tracker: Any
+    tracker: ThreadTracker
 
 
 class ReplicaPool:
@@ -157,11 +158,6 @@ class ReplicaPool:
         return sum(s.loaded for s in self._slots)
 
     @property
-    def has_idle(self) -> bool:
-        """True when a loaded worker is free."""
-        return bool(self.idle)
-
-    @property
     def can_pipeline(self) -> bool:
         """True when a busy worker can take one more (full) batch into its inbox."""
         depth = self._depth
@@ -205,10 +201,3 @@ class ReplicaPool:
         for slot in self._slots:
             for batch in slot.batches:
                 yield from batch
-
-    def clear_batches(self) -> list[Work]:
-        """Forget what workers hold (after answering it); returns those requests."""
-        held = list(self.running())
-        for slot in self._slots:
-            slot.batches.clear()
-        return held

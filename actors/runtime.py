@@ -117,7 +117,9 @@ class ServingRuntime:
                 router=self._router,
             )
         except BaseException:
-            self._router.stop(block=False) if hasattr(self, "_router") else None
+            router = getattr(self, "_router", None)
+            if router is not None:
+                router.stop(block=False)
             self._scheduler.stop()
             raise
         self.experiments = Experiments(

@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -224,25 +223,8 @@ def write_result(result: ScenarioResult, out_dir: Path, *, quick: bool, config: 
     return path
 
 
-def rss_bytes(pid: int | None = None, *, children: bool = False) -> int:
-    """Resident memory of a process (and its children)."""
+def rss_bytes() -> int:
+    """Resident memory of this process."""
     import psutil
 
-    proc = psutil.Process(pid)
-    total = proc.memory_info().rss
-    if children:
-        for child in proc.children(recursive=True):
-            try:
-                total += child.memory_info().rss
-            except psutil.Error:
-                pass
-    return int(total)
-
-
-@contextmanager
-def progress_task(progress: Any, description: str, total: int) -> Iterator[Callable[[], None]]:
-    task = progress.add_task(description, total=total)
-    try:
-        yield lambda: progress.advance(task)
-    finally:
-        progress.update(task, completed=total)
+    return int(psutil.Process().memory_info().rss)

@@ -11,7 +11,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from domain.config import ServingConfig
 
 __all__ = ["Admit", "BatchQueue", "Queued", "RestartBudget", "Take"]
 
@@ -189,6 +192,13 @@ class RestartBudget:
     """At most `max_restarts` restarts within a sliding `window_s`, with doubling back-off."""
 
     __slots__ = ("_backoff_s", "_max", "_times", "_window_s")
+
+    @classmethod
+    def for_config(cls, config: ServingConfig) -> RestartBudget:
+        """The budget a version's `ServingConfig` allows."""
+        return cls(
+            max_restarts=config.max_restarts, window_s=config.restart_window_s, backoff_s=config.restart_backoff_s
+        )
 
     def __init__(self, *, max_restarts: int, window_s: float, backoff_s: float) -> None:
         self._max = max_restarts

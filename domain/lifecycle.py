@@ -18,7 +18,6 @@ from domain.errors import LifecycleError
 
 __all__ = [
     "ROUTABLE",
-    "TERMINAL",
     "LifecycleEvent",
     "allowed_events",
     "transition",
@@ -62,9 +61,6 @@ _TABLE: dict[tuple[ModelStatus, LifecycleEvent], ModelStatus] = {
 
 ROUTABLE: frozenset[ModelStatus] = frozenset({_S.READY, _S.SERVING})
 """States in which a version accepts new traffic."""
-
-TERMINAL: frozenset[ModelStatus] = frozenset({_S.STOPPED})
-"""States no event leaves."""
 
 
 def transition(state: ModelStatus, event: LifecycleEvent) -> ModelStatus:

@@ -81,7 +81,7 @@ def test_cancelling_aserve_means_a_queued_request_never_starts(runtimes: Factory
         first = asyncio.create_task(rt.aserve("chat", {"n": 1}))
         await asyncio.get_running_loop().run_in_executor(None, invoker.started.acquire, True, 5)
         second = asyncio.create_task(rt.aserve("chat", {"n": 2}))
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # one loop turn: the task submits, then awaits its answer
         second.cancel()
         gate.set()
         assert (await first).success
