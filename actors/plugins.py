@@ -1,12 +1,14 @@
 """Invoker factories by name, through the `actorserve.invokers` entry-point group.
 
-Host apps add their own backends by declaring an entry point in that group;
-the runtime and the CLI resolve names here, so `actors` never imports `adapters`.
+Host apps add their own backends by declaring an entry point in that group,
+or at run time with `register_invoker_factory`; the runtime and the CLI
+resolve names here, so `actors` never imports `adapters`.
 """
 
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import cast
@@ -14,14 +16,36 @@ from typing import cast
 from domain.errors import ConfigError
 from domain.ports import ModelInvoker
 
-__all__ = ["invoker_names", "load_invoker"]
+__all__ = ["invoker_names", "load_invoker", "register_invoker_factory"]
 
 GROUP = "actorserve.invokers"
 
+_factories: dict[str, Callable[..., ModelInvoker]] = {}
+_factories_lock = threading.Lock()
+_entry_point_names: frozenset[str] | None = None
+
+
+def register_invoker_factory(name: str, factory: Callable[..., ModelInvoker]) -> None:
+    """Make `name` resolve to `factory(**settings)`, ahead of any entry point of that name."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"name: must be a non-empty string (got {name!r})", field="name")
+    if not callable(factory):
+        raise ConfigError(f"factory: must be callable (got {type(factory).__name__})", field="factory")
+    with _factories_lock:
+        _factories[name] = factory
+
+
+def _entry_points() -> frozenset[str]:
+    global _entry_point_names  # noqa: PLW0603 - the installed set is read once per process
+    if _entry_point_names is None:
+        _entry_point_names = frozenset(ep.name for ep in entry_points(group=GROUP))
+    return _entry_point_names
+
 
 def invoker_names() -> list[str]:
-    """Names of the installed invoker factories, sorted."""
-    return sorted({ep.name for ep in entry_points(group=GROUP)})
+    """Names of the registered and installed invoker factories, sorted."""
+    with _factories_lock:
+        return sorted(_entry_points() | set(_factories))
 
 
 def _check_settings(name: str, factory: Callable[..., object], settings: dict[str, object]) -> None:
@@ -38,22 +62,34 @@ def _check_settings(name: str, factory: Callable[..., object], settings: dict[st
             raise ConfigError(msg, field=f"invoker.{key}")
 
 
+def _factory(name: str) -> Callable[..., object] | None:
+    with _factories_lock:
+        registered = _factories.get(name)
+    if registered is not None:
+        return registered
+    for ep in entry_points(group=GROUP):
+        if ep.name == name:
+            return cast("Callable[..., object]", ep.load())
+    return None
+
+
 def load_invoker(name: str, /, **settings: object) -> ModelInvoker:
     """Build the invoker registered under `name` with `settings`.
 
     Raises:
-        ConfigError: unknown name, or settings the factory rejects.
+        ConfigError: unknown name, a missing optional dependency, or settings the factory rejects.
     """
-    for ep in entry_points(group=GROUP):
-        if ep.name == name:
-            factory = ep.load()
-            _check_settings(name, factory, settings)
-            try:
-                return cast("ModelInvoker", factory(**settings))
-            except ConfigError as exc:
-                raise ConfigError(f"invoker.{exc}", field=f"invoker.{exc.field}") from None
-            except TypeError as exc:
-                raise ConfigError(f"invoker {name!r}: {exc}", field="invoker") from None
-    installed = ", ".join(invoker_names()) or "none"
-    msg = f"invoker: unknown {name!r} (installed: {installed})"
-    raise ConfigError(msg, field="invoker")
+    factory = _factory(name)
+    if factory is None:
+        installed = ", ".join(invoker_names()) or "none"
+        msg = f"invoker: unknown {name!r} (installed: {installed})"
+        raise ConfigError(msg, field="invoker")
+    _check_settings(name, factory, settings)
+    try:
+        return cast("ModelInvoker", factory(**settings))
+    except ConfigError as exc:
+        if exc.field.startswith("invoker"):
+            raise
+        raise ConfigError(f"invoker.{exc}", field=f"invoker.{exc.field}") from None
+    except TypeError as exc:
+        raise ConfigError(f"invoker {name!r}: {exc}", field="invoker") from None

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import pykka
 
 from actors.clock import SystemClock
+from actors.dispatch import InvokerSet
 from actors.experiments.api import Experiments
 from actors.experiments.base import ExperimentDeps, ServeExperiment
 from actors.messages import (
@@ -26,7 +27,6 @@ from actors.messages import (
     Unload,
     WaitReady,
 )
-from actors.plugins import load_invoker
 from actors.registry import RegistryActor
 from actors.reply import AsyncReply, Reply, SyncReply
 from actors.requests import RequestIds, check_request, failed_response
@@ -72,7 +72,9 @@ class ServingRuntime:
     thread the runtime started.
 
     Args:
-        invoker: the model backend (default: the `simulated` invoker factory).
+        invoker: the model backend for every version (default: an `InvokerSet`
+            choosing each version's backend by its `framework` or
+            `parameters["invoker"]`, falling back to the simulated one).
         clock: time source (default: the system clock).
         cost_calculator: prices requests (default: a `PriceTable` reading
             `price_*` keys from each version's parameters).
@@ -93,7 +95,7 @@ class ServingRuntime:
         seed: int | None = None,
         call_timeout_s: float = 10.0,
     ) -> None:
-        self._invoker: ModelInvoker = invoker if invoker is not None else load_invoker("simulated")
+        self._invoker: ModelInvoker = invoker if invoker is not None else InvokerSet()
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._call_timeout_s = call_timeout_s
         self._max_timeout_ms = 30_000.0
@@ -163,6 +165,9 @@ class ServingRuntime:
             msg = f"version: must be a ModelVersion (got {type(version).__name__})"
             raise ConfigError(msg, field="version")
         PriceTable().price_for(version)  # validates price_* parameters early
+        validate = getattr(self._invoker, "validate", None)
+        if callable(validate):
+            validate(version)  # an unknown backend, a missing extra or a bad parameter fails here, by name
         if self._closed:
             return False
         self._max_timeout_ms = max(self._max_timeout_ms, version.serving.timeout_ms)

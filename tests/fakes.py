@@ -213,6 +213,8 @@ def make_version(
     number: str = "1.0.0",
     model_type: ModelType = ModelType.LANGUAGE_MODEL,
     parameters: dict[str, object] | None = None,
+    framework: str = "pytorch",
+    endpoint: str | None = None,
     **serving: Any,
 ) -> ModelVersion:
     return ModelVersion(
@@ -221,6 +223,8 @@ def make_version(
         version_number=number,
         model_type=model_type,
         status=ModelStatus.LOADING,
+        framework=framework,
+        endpoint=endpoint,
         parameters=parameters or {},
         serving=ServingConfig(**serving),
     )
@@ -235,9 +239,11 @@ def status(version: ModelVersion) -> ModelStatus:
     return version.status
 
 
-def submit_many(rt: ServingRuntime, n: int, model: str = "chat", **kwargs: Any) -> list[SyncReply[Any]]:
+def submit_many(
+    rt: ServingRuntime, n: int, model: str = "chat", input_data: dict[str, object] | None = None, **kwargs: Any
+) -> list[SyncReply[Any]]:
     """Send `n` requests without waiting; returns their replies in order."""
     replies: list[SyncReply[Any]] = [SyncReply() for _ in range(n)]
     for reply in replies:
-        rt.submit(model, {}, reply, **kwargs)
+        rt.submit(model, input_data or {}, reply, **kwargs)
     return replies

@@ -1,0 +1,16 @@
+"""One line that names the extra to install when an optional dependency is missing."""
+
+from __future__ import annotations
+
+from domain.errors import ConfigError
+
+__all__ = ["missing_extra"]
+
+
+def missing_extra(package: str, extra: str, backend: str) -> ConfigError:
+    """The error an adapter raises when `package` cannot be imported.
+
+    Example: `invoker.onnx: onnxruntime is not installed; pip install 'actorserve[onnx]'`.
+    """
+    msg = f"invoker.{backend}: {package} is not installed; pip install 'actorserve[{extra}]'"
+    return ConfigError(msg, field=f"invoker.{backend}")
