@@ -1,0 +1,223 @@
+"""What the HTTP backends share: one pooled `httpx.Client` per replica, error codes, secrets kept out of text.
+
+Status codes map to error codes the way a caller would retry them:
+429 and 503 are OVERLOADED (come back later), other 5xx are MODEL_ERROR, 400
+and 422 are INVALID_INPUT, 404 is NOT_FOUND, 401 and 403 are UNAVAILABLE (this
+runtime cannot use the server). A timeout is TIMEOUT and a refused or dropped
+connection is UNAVAILABLE. Error sentences quote the server's own message,
+with every credential the handle holds replaced by `***`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.extras import missing_extra
+from adapters.params import param, secret
+from domain.entities import ModelVersion
+from domain.enums import ErrorCode
+from domain.errors import ConfigError, InvocationError
+
+__all__ = ["Connection", "HttpBackend", "code_for_status", "redact"]
+
+_BODY_CHARS = 200
+
+
+def code_for_status(status: int) -> ErrorCode:
+    """The error code for an HTTP error status."""
+    if status in (429, 503):
+        return ErrorCode.OVERLOADED
+    if status >= 500:
+        return ErrorCode.MODEL_ERROR
+    if status == 404:
+        return ErrorCode.NOT_FOUND
+    if status in (401, 403):
+        return ErrorCode.UNAVAILABLE
+    if status == 408:
+        return ErrorCode.TIMEOUT
+    return ErrorCode.INVALID_INPUT
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with every secret replaced by `***`."""
+    for value in secrets:
+        if value:
+            text = text.replace(value, "***")
+    return text
+
+
+@dataclass(slots=True)
+class Connection:
+    """One replica's view of a remote model: its client, paths and the secrets to keep out of text."""
+
+    client: Any  # httpx.Client
+    model: str
+    version: str | None
+    secrets: tuple[str, ...] = ()
+    options: dict[str, object] = field(default_factory=dict)
+
+
+class HttpBackend:
+    """Base for the JSON-over-HTTP invokers.
+
+    Args:
+        base_url: the server, when a version sets no `endpoint`.
+        api_key: sent as `Authorization: Bearer ...` (a version's
+            `parameters.api_key` or `api_key_env` wins). Never logged.
+        max_connections: the pool size of each replica's client.
+        verify: check TLS certificates.
+    """
+
+    backend = "http"
+    extra = "http"
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        max_connections: int = 4,
+        verify: bool = True,
+    ) -> None:
+        try:
+            import httpx
+        except ImportError:
+            raise missing_extra("httpx", self.extra, self.backend) from None
+        if not isinstance(max_connections, int) or isinstance(max_connections, bool) or max_connections < 1:
+            msg = f"max_connections: must be an integer >= 1 (got {max_connections!r})"
+            raise ConfigError(msg, field="max_connections")
+        self._httpx = httpx
+        self._base_url = base_url
+        self._api_key = api_key
+        self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._verify = verify
+        self._lock = threading.Lock()
+        self._clients: set[Any] = set()
+        self._closed = False
+
+    # --- loading ---------------------------------------------------------------
+
+    def base_url(self, version: ModelVersion) -> str:
+        """The server URL for `version`.
+
+        Raises:
+            ConfigError: neither `endpoint` nor the invoker's `base_url` is set, or it is not http(s).
+        """
+        url = version.endpoint or self._base_url
+        if not url:
+            raise ConfigError("endpoint: missing (the server's URL, e.g. http://127.0.0.1:8080)", field="endpoint")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"endpoint: must start with http:// or https:// (got {url!r})", field="endpoint")
+        return url.rstrip("/")
+
+    def validate(self, version: ModelVersion) -> None:
+        """Check the version's parameters (runtime.register calls this).
+
+        Raises:
+            ConfigError: naming the field.
+        """
+        self.base_url(version)
+        param(version, "model_name", str)
+        param(version, "model_version", (str, int))
+        param(version, "headers", dict)
+        secret(version, "api_key", "api_key_env")
+
+    def connect(self, version: ModelVersion) -> Connection:
+        """A new pooled client for one replica of `version`."""
+        self.validate(version)
+        key = secret(version, "api_key", "api_key_env") or self._api_key
+        headers = {str(k): str(v) for k, v in dict(param(version, "headers", dict, {})).items()}  # type: ignore[call-overload]
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        client = self._httpx.Client(
+            base_url=self.base_url(version), headers=headers, limits=self._limits, verify=self._verify
+        )
+        with self._lock:
+            if self._closed:
+                client.close()
+                raise InvocationError("the invoker is closed", code=ErrorCode.UNAVAILABLE)
+            self._clients.add(client)
+        model_version = param(version, "model_version", (str, int))
+        secrets = tuple(s for s in (key, *headers.values()) if s and len(s) >= 8)
+        return Connection(
+            client=client,
+            model=str(param(version, "model_name", str, version.model_name)),
+            version=None if model_version is None else str(model_version),
+            secrets=secrets,
+        )
+
+    def disconnect(self, conn: Connection) -> None:
+        """Close one replica's client."""
+        with self._lock:
+            self._clients.discard(conn.client)
+        conn.client.close()
+
+    def close(self) -> None:
+        """Close every client: later calls fail at once; a call in flight ends by its timeout."""
+        with self._lock:
+            self._closed = True
+            clients = list(self._clients)
+            self._clients.clear()
+        for client in clients:
+            client.close()
+
+    # --- calls -----------------------------------------------------------------
+
+    def request(
+        self, conn: Connection, method: str, path: str, timeout_s: float, body: Mapping[str, object] | None = None
+    ) -> Any:
+        """Send one request and return its decoded JSON body.
+
+        Raises:
+            InvocationError: with the code for the failure (see the module docstring).
+        """
+        response = self._send(conn, method, path, timeout_s, body)
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            msg = f"{self.backend}: the server answered HTTP {response.status_code} with a body that is not JSON"
+            raise InvocationError(msg, code=ErrorCode.MODEL_ERROR) from None
+
+    def _send(
+        self, conn: Connection, method: str, path: str, timeout_s: float, body: Mapping[str, object] | None
+    ) -> Any:
+        httpx = self._httpx
+        try:
+            response = conn.client.request(method, path, json=body, timeout=max(timeout_s, 0.001))
+        except httpx.TimeoutException:
+            msg = f"{self.backend}: no answer from the server within {timeout_s:.3g}s"
+            raise InvocationError(msg, code=ErrorCode.TIMEOUT) from None
+        except (httpx.TransportError, RuntimeError) as exc:  # RuntimeError: a client closed by close()
+            msg = f"{self.backend}: cannot reach the server ({type(exc).__name__}: {exc})"
+            raise InvocationError(redact(msg, conn.secrets), code=ErrorCode.UNAVAILABLE) from None
+        if response.status_code >= 400:
+            msg = f"{self.backend}: HTTP {response.status_code}: {self._error_text(response)}"
+            raise InvocationError(redact(msg, conn.secrets), code=code_for_status(response.status_code))
+        return response
+
+    @staticmethod
+    def _error_text(response: Any) -> str:
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            text = " ".join(response.text.split())
+            return text[:_BODY_CHARS] or response.reason_phrase or "no body"
+        if isinstance(body, dict):
+            for key in ("error", "message", "detail"):
+                value = body.get(key)
+                if isinstance(value, dict):
+                    value = value.get("message", value)
+                if value:
+                    return str(value)[:_BODY_CHARS]
+        return json.dumps(body)[:_BODY_CHARS]
+
+    def ready(self, conn: Connection, path: str, timeout_s: float) -> bool:
+        """True when `GET path` answers 2xx."""
+        try:
+            self._send(conn, "GET", path, timeout_s, None)
+        except InvocationError:
+            return False
+        return True

@@ -1,0 +1,226 @@
+"""V2Invoker: models behind an Open Inference Protocol V2 server (KServe, Triton, MLServer, TorchServe).
+
+`POST {endpoint}/v2/models/{name}[/versions/{v}]/infer`. A request gives its
+tensors either by name, `{"input-0": [[5.1, 3.5, 1.4, 0.2]]}` (shape and
+datatype inferred: BOOL, INT64, FP64 or BYTES, or set per name in
+`parameters.datatypes`), or in the protocol's own form,
+`{"inputs": [{"name", "shape", "datatype", "data"}]}`. The answer maps each
+output name to a nested list in its shape.
+
+A batch of requests with the same tensor names, datatypes and trailing shapes
+is one call, concatenated on the first axis, and split back by rows; others
+go one by one. A replica loads when `/v2/health/ready` and the model's
+`/ready` answer 200, so a version waits (with its load retries) for a server
+still starting. Parameters: `model_name` (default: the version's model name),
+`model_version`, `datatypes`, `outputs` (names to request), `headers`,
+`api_key` / `api_key_env`, `allow_nonfinite`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.http_client import Connection, HttpBackend
+from adapters.params import param
+from adapters.tensors import TensorError, check_elements, datatype_of, flatten, reshape, shape_of, split_rows
+from domain.entities import JSONValue, ModelRequest, ModelVersion
+from domain.enums import ErrorCode
+from domain.errors import ConfigError, InvocationError, ModelLoadError
+from domain.ports import InvocationResult, ModelHandle
+
+__all__ = ["V2Invoker"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Tensor:
+    name: str
+    shape: tuple[int, ...]
+    datatype: str
+    data: list[object]  # flat, row-major
+
+    def wire(self) -> dict[str, object]:
+        return {"name": self.name, "shape": list(self.shape), "datatype": self.datatype, "data": self.data}
+
+
+def _encode(data: dict[str, object], datatypes: dict[str, str], allow_nonfinite: bool) -> tuple[_Tensor, ...]:
+    """A request's input_data as V2 tensors; raises TensorError naming the field."""
+    if "inputs" in data and isinstance(data["inputs"], list):
+        tensors = []
+        for i, raw in enumerate(data["inputs"]):
+            where = f"input_data.inputs[{i}]"
+            if not isinstance(raw, dict) or not {"name", "shape", "datatype", "data"} <= set(raw):
+                msg = f"{where}: needs name, shape, datatype and data"
+                raise TensorError(msg)
+            shape = raw["shape"]
+            if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+                raise TensorError(f"{where}.shape: must be a list of sizes")
+            flat = flatten(raw["data"])
+            if len(flat) != math.prod(shape):
+                raise TensorError(f"{where}.data: {len(flat)} elements do not fill shape {shape}")
+            datatype = str(raw["datatype"])
+            check_elements(flat, datatype, f"{where}.data", allow_nonfinite=allow_nonfinite)
+            tensors.append(_Tensor(str(raw["name"]), tuple(shape), datatype, flat))
+        return tuple(tensors)
+    if not data:
+        raise TensorError("input_data: needs at least one tensor")
+    tensors = []
+    for name, value in data.items():
+        where = f"input_data.{name}"
+        shape = shape_of(value, where)
+        flat = flatten(value)
+        datatype = datatypes.get(name) or datatype_of(flat, where)
+        check_elements(flat, datatype, where, allow_nonfinite=allow_nonfinite)
+        tensors.append(_Tensor(name, tuple(shape), datatype, flat))
+    return tuple(tensors)
+
+
+def _decode(body: object, where: str = "outputs") -> dict[str, JSONValue]:
+    """A V2 response's outputs as `{name: nested list}`."""
+    outputs = body.get("outputs") if isinstance(body, dict) else None
+    if not isinstance(outputs, list):
+        raise TensorError(f"{where}: the response has no outputs list")
+    decoded: dict[str, JSONValue] = {}
+    for i, out in enumerate(outputs):
+        if not isinstance(out, dict) or "name" not in out or "data" not in out:
+            raise TensorError(f"{where}[{i}]: needs name and data")
+        shape = out.get("shape") or [len(flatten(out["data"]))]
+        decoded[str(out["name"])] = reshape(flatten(out["data"]), shape, f"{where}[{i}]")
+    return decoded
+
+
+@dataclass(slots=True)
+class _Remote:
+    conn: Connection
+    infer_path: str
+    ready_path: str
+    datatypes: dict[str, str]
+    outputs: tuple[str, ...]
+    allow_nonfinite: bool
+
+
+class V2Invoker(HttpBackend):
+    """Open Inference Protocol V2 over HTTP (entry point `v2`; extra `actorserve[http]`)."""
+
+    backend = "v2"
+
+    def validate(self, version: ModelVersion) -> None:
+        """Check the version's parameters (runtime.register calls this).
+
+        Raises:
+            ConfigError: naming the field.
+        """
+        super().validate(version)
+        datatypes = param(version, "datatypes", dict, {})
+        for name, datatype in datatypes.items():  # type: ignore[attr-defined]
+            try:
+                check_elements([], datatype, f"parameters.datatypes.{name}")
+            except TensorError as exc:
+                raise ConfigError(str(exc), field=f"parameters.datatypes.{name}") from None
+        outputs = param(version, "outputs", list, [])
+        if not all(isinstance(o, str) for o in outputs):  # type: ignore[attr-defined]
+            raise ConfigError("parameters.outputs: must be a list of output names", field="parameters.outputs")
+        param(version, "allow_nonfinite", bool)
+
+    def load(self, version: ModelVersion) -> ModelHandle:
+        """Connect one replica and wait for nothing: fail fast if the server or model is not ready."""
+        conn = self.connect(version)
+        base = f"/v2/models/{conn.model}" + (f"/versions/{conn.version}" if conn.version else "")
+        remote = _Remote(
+            conn=conn,
+            infer_path=f"{base}/infer",
+            ready_path=f"{base}/ready",
+            datatypes={str(k): str(v) for k, v in dict(param(version, "datatypes", dict, {})).items()},  # type: ignore[call-overload]
+            outputs=tuple(param(version, "outputs", list, [])),  # type: ignore[arg-type]
+            allow_nonfinite=bool(param(version, "allow_nonfinite", bool, False)),
+        )
+        timeout = version.serving.timeout_ms / 1000.0
+        for path, what in (("/v2/health/ready", "server"), (remote.ready_path, f"model {conn.model!r}")):
+            if not self.ready(conn, path, timeout):
+                self.disconnect(conn)
+                msg = f"v2: the {what} is not ready at {self.base_url(version)}{path}"
+                raise ModelLoadError(msg, version_id=version.version_id)
+        return remote
+
+    def _call(self, remote: _Remote, request_id: str, tensors: Sequence[_Tensor], timeout_s: float) -> dict[str, Any]:
+        body: dict[str, object] = {"id": request_id, "inputs": [t.wire() for t in tensors]}
+        if remote.outputs:
+            body["outputs"] = [{"name": name} for name in remote.outputs]
+        try:
+            return _decode(self.request(remote.conn, "POST", remote.infer_path, timeout_s, body))
+        except TensorError as exc:
+            raise InvocationError(f"v2: malformed response: {exc}", code=ErrorCode.MODEL_ERROR) from None
+
+    def invoke(self, handle: ModelHandle, request: ModelRequest, timeout_s: float) -> InvocationResult:
+        """Run one request (worker thread)."""
+        return self.invoke_batch(handle, [request], timeout_s)[0]
+
+    def invoke_batch(
+        self, handle: ModelHandle, requests: Sequence[ModelRequest], timeout_s: float
+    ) -> Sequence[InvocationResult]:
+        """Send compatible requests as one concatenated call, the rest one by one (worker thread)."""
+        assert isinstance(handle, _Remote)
+        results: list[InvocationResult | None] = [None] * len(requests)
+        groups: dict[tuple[object, ...], list[tuple[int, tuple[_Tensor, ...]]]] = {}
+        for i, request in enumerate(requests):
+            try:
+                tensors = _encode(request.input_data, handle.datatypes, handle.allow_nonfinite)
+            except TensorError as exc:
+                results[i] = InvocationResult(error=str(exc), error_code=ErrorCode.INVALID_INPUT)
+                continue
+            batchable = all(t.shape for t in tensors) and len({t.shape[0] for t in tensors}) == 1
+            key = tuple((t.name, t.datatype, t.shape[1:]) for t in tensors) if batchable else ("alone", i)
+            groups.setdefault(key, []).append((i, tensors))
+        for group in groups.values():
+            for i, result in zip(
+                [i for i, _ in group], self._run_group(handle, requests, group, timeout_s), strict=True
+            ):
+                results[i] = result
+        return [r for r in results if r is not None]
+
+    def _run_group(
+        self,
+        remote: _Remote,
+        requests: Sequence[ModelRequest],
+        group: list[tuple[int, tuple[_Tensor, ...]]],
+        timeout_s: float,
+    ) -> list[InvocationResult]:
+        if len(group) == 1:
+            i, tensors = group[0]
+            return [self._run_one(remote, requests[i].request_id, tensors, timeout_s)]
+        counts = [tensors[0].shape[0] for _, tensors in group]
+        joined = [
+            _Tensor(
+                first.name, (sum(counts), *first.shape[1:]), first.datatype, [x for _, ts in group for x in ts[n].data]
+            )
+            for n, first in enumerate(group[0][1])
+        ]
+        try:
+            outputs = self._call(remote, requests[group[0][0]].request_id, joined, timeout_s)
+            pieces = {name: split_rows(value, counts, f"outputs.{name}") for name, value in outputs.items()}
+        except InvocationError as exc:
+            if exc.code in (ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED):
+                return [InvocationResult(error=str(exc), error_code=exc.code)] * len(group)
+            return [self._run_one(remote, requests[i].request_id, ts, timeout_s) for i, ts in group]
+        except TensorError:  # outputs that are not per-row: ask for each request alone
+            return [self._run_one(remote, requests[i].request_id, ts, timeout_s) for i, ts in group]
+        return [InvocationResult(output={name: p[n] for name, p in pieces.items()}) for n in range(len(group))]
+
+    def _run_one(
+        self, remote: _Remote, request_id: str, tensors: Sequence[_Tensor], timeout_s: float
+    ) -> InvocationResult:
+        try:
+            return InvocationResult(output=self._call(remote, request_id, tensors, timeout_s))
+        except InvocationError as exc:
+            return InvocationResult(error=str(exc), error_code=exc.code)
+
+    def unload(self, handle: ModelHandle) -> None:
+        """Close the replica's client (the server keeps the model)."""
+        if isinstance(handle, _Remote):
+            self.disconnect(handle.conn)
+
+    def health(self, handle: ModelHandle) -> bool:
+        """True when the model's `/ready` answers 200."""
+        return isinstance(handle, _Remote) and self.ready(handle.conn, handle.ready_path, 2.0)
