@@ -16,9 +16,10 @@ from typing import cast
 from domain.errors import ConfigError
 from domain.ports import ModelInvoker
 
-__all__ = ["invoker_names", "load_invoker", "register_invoker_factory"]
+__all__ = ["invoker_names", "load_exporter", "load_invoker", "register_invoker_factory"]
 
 GROUP = "actorserve.invokers"
+EXPORTERS = "actorserve.exporters"
 
 _factories: dict[str, Callable[..., ModelInvoker]] = {}
 _factories_lock = threading.Lock()
@@ -62,12 +63,13 @@ def _check_settings(name: str, factory: Callable[..., object], settings: dict[st
             raise ConfigError(msg, field=f"invoker.{key}")
 
 
-def _factory(name: str) -> Callable[..., object] | None:
-    with _factories_lock:
-        registered = _factories.get(name)
-    if registered is not None:
-        return registered
-    for ep in entry_points(group=GROUP):
+def _factory(name: str, group: str = GROUP) -> Callable[..., object] | None:
+    if group == GROUP:
+        with _factories_lock:
+            registered = _factories.get(name)
+        if registered is not None:
+            return registered
+    for ep in entry_points(group=group):
         if ep.name == name:
             return cast("Callable[..., object]", ep.load())
     return None
@@ -93,3 +95,17 @@ def load_invoker(name: str, /, **settings: object) -> ModelInvoker:
         raise ConfigError(f"invoker.{exc}", field=f"invoker.{exc.field}") from None
     except TypeError as exc:
         raise ConfigError(f"invoker {name!r}: {exc}", field="invoker") from None
+
+
+def load_exporter(name: str, /, **settings: object) -> object:
+    """Build the metrics exporter registered under `name` in the `actorserve.exporters` group.
+
+    Raises:
+        ConfigError: unknown name, or a missing optional dependency.
+    """
+    factory = _factory(name, EXPORTERS)
+    if factory is None:
+        installed = ", ".join(sorted({ep.name for ep in entry_points(group=EXPORTERS)})) or "none"
+        msg = f"exporter: unknown {name!r} (installed: {installed})"
+        raise ConfigError(msg, field="exporter")
+    return factory(**settings)

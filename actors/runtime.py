@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -27,18 +27,19 @@ from actors.messages import (
     Unload,
     WaitReady,
 )
+from actors.plugins import load_exporter
 from actors.registry import RegistryActor
 from actors.reply import AsyncReply, Reply, SyncReply
 from actors.requests import RequestIds, check_request, failed_response
 from actors.router import RouterActor
 from actors.scheduler import Scheduler
+from actors.sinks import NullSink, SinkFanout
 from actors.tracking import ThreadTracker
 from actors.worker import describe_exception
 from domain.cost import PriceTable
 from domain.entities import ModelMetrics, ModelRequest, ModelResponse, ModelVersion
-from domain.enums import ErrorCode, ModelStatus, RoutingStrategy
+from domain.enums import ErrorCode, RoutingStrategy
 from domain.errors import ConfigError
-from domain.metrics import Outcome
 from domain.ports import Clock, CostCalculator, MetricsSink, ModelInvoker, RandomSource
 from domain.routing import RoutingRule
 
@@ -50,16 +51,6 @@ T = TypeVar("T")
 
 _GRACE_S = 0.25
 """How long a caller waits past its deadline for the version's own TIMEOUT answer."""
-
-
-class NullSink:
-    """A `MetricsSink` that ignores everything."""
-
-    def status_changed(self, version: ModelVersion, status: ModelStatus, at: float) -> None:
-        """Ignore."""
-
-    def requests_completed(self, version: ModelVersion, outcomes: Sequence[Outcome]) -> None:
-        """Ignore."""
 
 
 class ServingRuntime:
@@ -105,6 +96,8 @@ class ServingRuntime:
         self._next_id = RequestIds()
         self.tracker = ThreadTracker()
         self._scheduler = Scheduler(self._clock)
+        self._sinks = SinkFanout([metrics_sink] if metrics_sink is not None else [])
+        self._exporters: list[Any] = []
         try:
             if rng is None and seed is not None:
                 rng = random.Random(seed)
@@ -114,7 +107,7 @@ class ServingRuntime:
                 clock=self._clock,
                 scheduler=self._scheduler,
                 cost=cost_calculator if cost_calculator is not None else PriceTable(),
-                sink=metrics_sink if metrics_sink is not None else NullSink(),
+                sink=self._sinks,
                 tracker=self.tracker,
                 router=self._router,
             )
@@ -263,6 +256,35 @@ class ServingRuntime:
             return {"live": False, "ready": False, "versions": {}}
         reply: SyncReply[dict[str, object]] = SyncReply()
         return self._call(self._registry, Health(reply), reply, "health")
+
+    # --- metrics export ------------------------------------------------------
+
+    def add_metrics_sink(self, sink: MetricsSink) -> None:
+        """Send every later version event to `sink` too (e.g. a `PrometheusExporter` on your own registry)."""
+        self._sinks.add(sink)
+
+    def serve_metrics(self, port: int = 0, host: str = "127.0.0.1", *, exporter: str = "prometheus") -> int:
+        """Start a metrics endpoint (Prometheus text format at `/metrics`); returns the port it listens on.
+
+        The exporter is fed by the version actors' events from now on, and
+        seeded with the status and load of versions already registered.
+        `stop()` shuts the endpoint down.
+
+        Raises:
+            ConfigError: the exporter is unknown or its extra is not installed.
+            OSError: the port is taken.
+        """
+        made = load_exporter(exporter)
+        self._sinks.add(made)  # type: ignore[arg-type]
+        now = self._clock.monotonic()
+        for version in self.list_versions():
+            made.status_changed(version, version.status, now)  # type: ignore[attr-defined]
+            m = self.get_metrics(version.version_id)
+            if m is not None:
+                made.load_changed(version, m.queue_depth, m.in_flight, m.replicas_ready)  # type: ignore[attr-defined]
+        bound = int(made.serve(host, port))  # type: ignore[attr-defined]
+        self._exporters.append(made)
+        return bound
 
     def _lookup(self, version_id: str) -> tuple[ModelVersion, pykka.ActorRef[Any] | None, ModelMetrics | None] | None:
         if self._stopped or not isinstance(version_id, str):
@@ -513,6 +535,11 @@ class ServingRuntime:
                 self._invoker.close()
             except Exception as exc:  # noqa: BLE001 - shutdown goes on
                 log.warning("invoker close failed: %s", describe_exception(exc))
+            for made in self._exporters:
+                try:
+                    made.close()
+                except Exception as exc:  # noqa: BLE001 - shutdown goes on
+                    log.warning("exporter close failed: %s", describe_exception(exc))
             remaining = max(deadline - self._clock.monotonic(), 1.0)
             for ref in (self._registry, self._router):
                 try:

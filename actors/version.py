@@ -108,7 +108,8 @@ class VersionActor(ServingActor):
         self._finished = False
         self._accepting = False  # READY/SERVING: flags, because enum hashing is slow on the hot path
         self._dispatching = False  # READY/SERVING/DRAINING
-        self._sink_active = type(deps.sink).__name__ != "NullSink"
+        self._sink = deps.sink
+        self._last_load = (0, 0, 0)
         self._max_batch = c.max_batch_size
         self._cap = c.effective_max_concurrency
         self._answered_running: set[str] = set()
@@ -149,6 +150,8 @@ class VersionActor(ServingActor):
             msg = f"VersionActor cannot handle {type(message).__name__}"
             raise UnexpectedMessageError(msg)
         handler(message)
+        if self._sink.active:
+            self._emit_load()
 
     def on_failure(
         self,
@@ -205,6 +208,10 @@ class VersionActor(ServingActor):
             return
         self._pool.loaded(m.worker)
         log.info("replica %d loaded in %.3fs", m.worker, m.load_s, extra=self._log_extra())
+        try:
+            self._sink.replica_loaded(self._version, m.load_s)
+        except Exception:
+            log.exception("metrics sink failed on replica loaded")
         if self._status is ModelStatus.LOADING and (
             not self._config.wait_for_all_replicas or self._pool.loaded_count == len(self._pool)
         ):
@@ -478,12 +485,22 @@ class VersionActor(ServingActor):
 
     def _record(self, outcomes: tuple[Outcome, ...]) -> None:
         self._metrics.record_all(outcomes)
-        if not self._sink_active:
+        if not self._sink.active:
             return
         try:
             self._deps.sink.requests_completed(self._version, outcomes)
         except Exception:
             log.exception("metrics sink failed on completed requests")
+
+    def _emit_load(self) -> None:
+        state = (len(self._queue), self._queue.in_flight, self._pool.loaded_count)
+        if state == self._last_load:
+            return
+        self._last_load = state
+        try:
+            self._sink.load_changed(self._version, *state)
+        except Exception:
+            log.exception("metrics sink failed on load change")
 
     def _snapshot(self) -> ModelMetrics:
         return self._metrics.snapshot(

@@ -121,7 +121,15 @@ class CostCalculator(Protocol):
 
 
 class MetricsSink(Protocol):
-    """Receives events from version actors (their threads); must not block."""
+    """Receives events from version actors (their threads); must not block.
+
+    `active` False tells versions they may skip building events at all.
+    """
+
+    @property
+    def active(self) -> bool:
+        """True when this sink wants events."""
+        ...
 
     def status_changed(self, version: ModelVersion, status: ModelStatus, at: float) -> None:
         """`version` entered `status` at monotonic time `at`."""
@@ -129,6 +137,14 @@ class MetricsSink(Protocol):
 
     def requests_completed(self, version: ModelVersion, outcomes: Sequence[Outcome]) -> None:
         """`version` answered these requests."""
+        ...
+
+    def replica_loaded(self, version: ModelVersion, load_s: float) -> None:
+        """One replica of `version` loaded in `load_s` seconds."""
+        ...
+
+    def load_changed(self, version: ModelVersion, queue_depth: int, in_flight: int, replicas_ready: int) -> None:
+        """`version`'s queue, requests at workers, or loaded replicas changed."""
         ...
 
 

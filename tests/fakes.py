@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -179,7 +179,19 @@ class RecordingSink:
 
     statuses: list[tuple[str, ModelStatus, float]] = field(default_factory=list)
     outcomes: list[tuple[str, Outcome]] = field(default_factory=list)
+    loads: list[tuple[str, float]] = field(default_factory=list)
+    gauges: list[tuple[str, int, int, int]] = field(default_factory=list)
+    active: bool = True
     _lock: threading.Condition = field(default_factory=threading.Condition)
+
+    def replica_loaded(self, version: ModelVersion, load_s: float) -> None:
+        with self._lock:
+            self.loads.append((version.version_id, load_s))
+
+    def load_changed(self, version: ModelVersion, queue_depth: int, in_flight: int, replicas_ready: int) -> None:
+        with self._lock:
+            self.gauges.append((version.version_id, queue_depth, in_flight, replicas_ready))
+            self._lock.notify_all()
 
     def status_changed(self, version: ModelVersion, status: ModelStatus, at: float) -> None:
         with self._lock:
@@ -196,6 +208,13 @@ class RecordingSink:
     def requests_completed(self, version: ModelVersion, outcomes: Sequence[Outcome]) -> None:
         with self._lock:
             self.outcomes.extend((version.version_id, o) for o in outcomes)
+
+    def wait_gauges(self, version_id: str, predicate: Callable[[int, int, int], bool], timeout: float = 5.0) -> bool:
+        """Block until a `load_changed` event of `version_id` satisfies `predicate(queue, in_flight, ready)`."""
+        with self._lock:
+            return self._lock.wait_for(
+                lambda: any(vid == version_id and predicate(q, f, r) for vid, q, f, r in self.gauges), timeout
+            )
 
     def history(self, version_id: str) -> list[ModelStatus]:
         with self._lock:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
 
-from actors import ServingRuntime
+from actors import NullSink, ServingRuntime
 from benchmarks.contenders import version
 from benchmarks.context import Context
 from benchmarks.harness import ScenarioResult, Target
 from benchmarks.models import SleepIO
-from domain import ModelStatus, ModelVersion, Outcome
+from domain import ModelStatus, ModelVersion
 
 
-class _StopWatch:
+class _StopWatch(NullSink):
+    active = True
+
     def __init__(self) -> None:
         self.stopped = threading.Event()
         self.at = 0.0
@@ -24,9 +25,6 @@ class _StopWatch:
         if v.version_id == "v2" and status is ModelStatus.STOPPED:
             self.at = time.perf_counter()
             self.stopped.set()
-
-    def requests_completed(self, v: ModelVersion, outcomes: Sequence[Outcome]) -> None:
-        pass
 
 
 def run(ctx: Context) -> ScenarioResult:

@@ -1,0 +1,84 @@
+"""Metrics sinks the runtime owns: the null one, and the fan-out versions actually call."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from domain.entities import ModelVersion
+from domain.enums import ModelStatus
+from domain.metrics import Outcome
+from domain.ports import MetricsSink
+
+__all__ = ["NullSink", "SinkFanout"]
+
+log = logging.getLogger(__name__)
+
+
+class NullSink:
+    """A `MetricsSink` that ignores everything."""
+
+    active = False
+
+    def status_changed(self, version: ModelVersion, status: ModelStatus, at: float) -> None:
+        """Ignore."""
+
+    def requests_completed(self, version: ModelVersion, outcomes: Sequence[Outcome]) -> None:
+        """Ignore."""
+
+    def replica_loaded(self, version: ModelVersion, load_s: float) -> None:
+        """Ignore."""
+
+    def load_changed(self, version: ModelVersion, queue_depth: int, in_flight: int, replicas_ready: int) -> None:
+        """Ignore."""
+
+
+class SinkFanout:
+    """Passes each event to every sink added; sinks can be added while versions run.
+
+    Versions call it from their own threads. The sink tuple is replaced, never
+    mutated, so a reader sees either the old set or the new one. One failing
+    sink is logged and does not starve the others. Sinks written before
+    `active`, `replica_loaded` and `load_changed` existed still work: a
+    missing `active` means True, a missing method is skipped.
+    """
+
+    def __init__(self, sinks: Sequence[MetricsSink] = ()) -> None:
+        self._lock = threading.Lock()
+        self._sinks: tuple[MetricsSink, ...] = ()
+        self.active = False
+        for sink in sinks:
+            self.add(sink)
+
+    def add(self, sink: MetricsSink) -> None:
+        """Send later events to `sink` as well."""
+        with self._lock:
+            self._sinks = (*self._sinks, sink)
+            self.active = any(getattr(s, "active", True) for s in self._sinks)
+
+    def _each(self, event: str, *args: object) -> None:
+        for sink in self._sinks:
+            method = getattr(sink, event, None)
+            if method is None or not getattr(sink, "active", True):
+                continue
+            try:
+                method(*args)
+            except Exception:
+                log.exception("metrics sink %s failed on %s", type(sink).__name__, event)
+
+    def status_changed(self, version: ModelVersion, status: ModelStatus, at: float) -> None:
+        """Fan out."""
+        self._each("status_changed", version, status, at)
+
+    def requests_completed(self, version: ModelVersion, outcomes: Sequence[Outcome]) -> None:
+        """Fan out."""
+        self._each("requests_completed", version, outcomes)
+
+    def replica_loaded(self, version: ModelVersion, load_s: float) -> None:
+        """Fan out."""
+        self._each("replica_loaded", version, load_s)
+
+    def load_changed(self, version: ModelVersion, queue_depth: int, in_flight: int, replicas_ready: int) -> None:
+        """Fan out."""
+        self._each("load_changed", version, queue_depth, in_flight, replicas_ready)
