@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from domain.routing import RoutingRule
 
 __all__ = [
+    "CheckHealth",
     "Done",
     "Drain",
     "DrainTimeout",
@@ -26,11 +27,14 @@ __all__ = [
     "FlushBatch",
     "GetMetrics",
     "Health",
+    "HealthChecked",
+    "HealthReport",
     "Infer",
     "ListVersions",
     "LoadFailed",
     "Loaded",
     "Lookup",
+    "ProbeHealth",
     "Register",
     "RestartVersion",
     "RestartWorker",
@@ -132,6 +136,37 @@ class Loaded:
     worker: int
     generation: int
     load_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeHealth:
+    """Timer → version: time to probe every loaded replica."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckHealth:
+    """Version → worker: run the invoker's health probe on your instance."""
+
+
+@dataclass(frozen=True, slots=True)
+class HealthChecked:
+    """Worker → version: the probe's answer (`error` says why it failed)."""
+
+    worker: int
+    generation: int
+    healthy: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    """Version → registry: how many loaded replicas passed their last probe."""
+
+    version_id: str
+    generation: int
+    healthy_replicas: int
+    probed_replicas: int
+    error: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from actors.base import ServingActor
 from actors.messages import (
     Ended,
     Health,
+    HealthReport,
     ListVersions,
     Lookup,
     Register,
@@ -53,6 +54,7 @@ class _Entry:
     restarts: RestartBudget = field(init=False)
     restart_timer: TimerHandle | None = None
     waiters: list[Reply[bool]] = field(default_factory=list)
+    probe: HealthReport | None = None
 
     def __post_init__(self) -> None:
         self.restarts = RestartBudget.for_config(self.version.serving)
@@ -103,6 +105,7 @@ class RegistryActor(ServingActor):
             ListVersions: self._on_list,
             WaitReady: self._on_wait_ready,
             Health: self._on_health,
+            HealthReport: self._on_health_report,
             StatusChanged: self._on_status,
             Ended: self._on_ended,
             VersionCrashed: self._on_crashed,
@@ -210,23 +213,43 @@ class RegistryActor(ServingActor):
         else:
             self._model_waiters.setdefault(m.target, []).append(m.reply)
 
+    def _on_health_report(self, m: HealthReport) -> None:
+        entry = self._entries.get(m.version_id)
+        if entry is not None and entry.generation == m.generation:
+            entry.probe = m
+
     def _on_health(self, m: Health) -> None:
-        live = [e for e in self._entries.values() if e.status is not ModelStatus.STOPPED]
+        # Unloaded versions left on purpose; every other required version must be READY.
+        kept = [e for e in self._entries.values() if not e.unloading and e.status is not ModelStatus.STOPPED]
+        required = [e for e in kept if e.version.serving.required]
+        ready = (
+            self._shutdown is None
+            and any(e.status in ROUTABLE for e in kept)
+            and all(e.status in ROUTABLE for e in required)
+        )
         m.reply.set(
             {
                 "live": self._shutdown is None,
-                "ready": self._shutdown is None and bool(live) and all(e.status in ROUTABLE for e in live),
-                "versions": {
-                    vid: {
-                        "model": e.version.model_name,
-                        "status": e.status.value,
-                        "generation": e.generation,
-                        "last_error": e.version.last_error,
-                    }
-                    for vid, e in self._entries.items()
-                },
+                "ready": ready,
+                "versions": {vid: self._version_health(e) for vid, e in self._entries.items()},
             }
         )
+
+    @staticmethod
+    def _version_health(e: _Entry) -> dict[str, object]:
+        probe = e.probe if e.status in ROUTABLE else None
+        return {
+            "model": e.version.model_name,
+            "status": e.status.value,
+            "ready": e.status in ROUTABLE,
+            "required": e.version.serving.required,
+            "generation": e.generation,
+            "last_error": e.version.last_error,
+            "healthy": None if probe is None else probe.healthy_replicas == probe.probed_replicas,
+            "replicas_healthy": None if probe is None else probe.healthy_replicas,
+            "replicas_probed": None if probe is None else probe.probed_replicas,
+            "probe_error": None if probe is None else probe.error,
+        }
 
     def _on_shutdown(self, m: Shutdown) -> None:
         self._shutdown = m.reply
@@ -317,4 +340,5 @@ class RegistryActor(ServingActor):
             self._mark_stopped(entry)
             return
         entry.generation += 1
+        entry.probe = None
         self._start(entry)

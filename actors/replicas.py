@@ -122,6 +122,18 @@ class ReplicaPool:
             return any(s.gave_up for s in self._slots)
         return not any(s.loaded for s in self._slots) and all(s.gave_up for s in self._slots)
 
+    def loaded_workers(self) -> list[tuple[int, pykka.ActorRef[Any]]]:
+        """(index, worker) of every slot whose worker has loaded."""
+        return [(i, s.ref) for i, s in enumerate(self._slots) if s.loaded and s.ref is not None]
+
+    def retire(self, index: int) -> list[Work]:
+        """Stop the slot's worker politely (it unloads in `on_stop`); returns the requests it held."""
+        ref = self._slots[index].ref
+        held = self.crashed(index)
+        if ref is not None:
+            ref.stop(block=False)
+        return held
+
     def crashed(self, index: int) -> list[Work]:
         """The slot's worker died; returns the requests it held (now nobody's)."""
         slot = self._slots[index]

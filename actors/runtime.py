@@ -247,10 +247,16 @@ class ServingRuntime:
         return final if final is not None else ModelMetrics(version_id=version_id)
 
     def health(self) -> dict[str, object]:
-        """`{"live", "ready", "versions": {id: {model, status, generation, last_error}}}`.
+        """Liveness, readiness and each version's state, for a health endpoint.
 
-        `ready` is True only when at least one version is registered and every
-        version not stopped is READY.
+        `{"live", "ready", "versions": {id: {model, status, ready, required,
+        generation, last_error, healthy, replicas_healthy, replicas_probed,
+        probe_error}}}`. `live` is False once `stop()` began. `ready` is True
+        when some version is READY and every version marked `required` (the
+        default; see `ServingConfig.required`) and not unloaded is READY, so a
+        runtime with no versions is not ready. `healthy` is None until the
+        first invoker health probe (`ServingConfig.health_check_period_s`), then
+        whether every loaded replica passed its latest probe.
         """
         if self._stopped:
             return {"live": False, "ready": False, "versions": {}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.base import ServingActor
 from actors.messages import (
+    CheckHealth,
     Done,
     Drain,
     DrainTimeout,
@@ -17,9 +19,12 @@ from actors.messages import (
     ExpireDeadlines,
     FlushBatch,
     GetMetrics,
+    HealthChecked,
+    HealthReport,
     Infer,
     Loaded,
     LoadFailed,
+    ProbeHealth,
     RestartWorker,
     RetryLoad,
     RunBatch,
@@ -40,6 +45,7 @@ from actors.worker import describe_exception
 from domain.admission import Admit, BatchQueue
 from domain.entities import ModelMetrics, ModelResponse, ModelVersion
 from domain.enums import ErrorCode, ModelStatus
+from domain.health import ProbeSummary, ProbeTracker
 from domain.lifecycle import ROUTABLE, LifecycleEvent, transition
 from domain.metrics import Ewma, MetricsRecorder, Outcome
 from domain.ports import Clock, CostCalculator, MetricsSink, ModelInvoker
@@ -52,6 +58,9 @@ __all__ = ["VersionActor", "VersionDeps"]
 log = logging.getLogger(__name__)
 
 _STATS_INTERVAL_S = 0.02
+_REJECTION_LOG_INTERVAL_S = 1.0
+"""Rejected requests are logged at most once per interval, with a count."""
+
 _STATS_EVERY = 64
 """Stats go to the router after this many answers or this many seconds, whichever comes first."""
 
@@ -105,6 +114,11 @@ class VersionActor(ServingActor):
         self._deadline_at = float("inf")
         self._flush_timer: TimerHandle | None = None
         self._drain_timer: TimerHandle | None = None
+        self._probe_timer: TimerHandle | None = None
+        self._rejected = 0
+        self._rejections_logged_at = -math.inf
+        self._probes = ProbeTracker(c.health_check_threshold)
+        self._last_probe_report: ProbeSummary | None = None
         self._finished = False
         self._accepting = False  # READY/SERVING: flags, because enum hashing is slow on the hot path
         self._dispatching = False  # READY/SERVING/DRAINING
@@ -126,6 +140,8 @@ class VersionActor(ServingActor):
             Drain: self._on_drain,
             DrainTimeout: self._on_drain_timeout,
             GetMetrics: self._on_get_metrics,
+            ProbeHealth: self._on_probe,
+            HealthChecked: self._on_health_checked,
         }
 
     # --- pykka hooks (actor thread) ------------------------------------------
@@ -186,6 +202,8 @@ class VersionActor(ServingActor):
             extra={**self._log_extra(), "event": event.value, "error": error},
         )
         self._publish(error)
+        if self._status is ModelStatus.READY and self._config.health_check_period_s > 0:
+            self._probe_timer = self._later(self._config.health_check_period_s, ProbeHealth())
 
     def _publish(self, error: str | None) -> None:
         version, status = self._version, self._status
@@ -225,7 +243,13 @@ class VersionActor(ServingActor):
             return
         attempts = self._pool.load_failed(m.worker)
         self._version.last_error = m.error
-        log.warning("replica %d failed to load (attempt %d): %s", m.worker, attempts, m.error, extra=self._log_extra())
+        log.warning(
+            "replica %d failed to load (attempt %d): %s",
+            m.worker,
+            attempts,
+            m.error,
+            extra={**self._log_extra(), "error": m.error},
+        )
         if self._status is ModelStatus.DRAINING:
             self._maybe_finish_drain()
             return
@@ -239,28 +263,60 @@ class VersionActor(ServingActor):
 
     def _on_restart_worker(self, m: RetryLoad | RestartWorker) -> None:
         if self._status in ROUTABLE or self._status is ModelStatus.LOADING:
+            self._probes.forget(m.worker)
             self._pool.start(m.worker)
 
     def _on_worker_crashed(self, m: WorkerCrashed) -> None:
         if not self._pool.is_current(m.worker, m.generation) or self._finished:
             return
         log.error("replica %d crashed: %s", m.worker, m.error, extra=self._log_extra())
-        held = self._pool.crashed(m.worker)
+        self._replace_worker(
+            m.worker, self._pool.crashed(m.worker), m.error, "Worker crashed while running the request"
+        )
+
+    def _on_probe(self, _: ProbeHealth) -> None:
+        if self._status not in ROUTABLE:
+            return
+        for _index, ref in self._pool.loaded_workers():
+            safe_tell(ref, CheckHealth())
+        self._probe_timer = self._later(self._config.health_check_period_s, ProbeHealth())
+
+    def _on_health_checked(self, m: HealthChecked) -> None:
+        if not self._pool.is_current(m.worker, m.generation) or self._finished:
+            return
+        replace = self._probes.record(m.worker, m.healthy, m.error)
+        if not m.healthy:
+            log.warning("replica %d failed its health probe: %s", m.worker, m.error, extra=self._log_extra())
+        summary = self._probes.summary()
+        if summary != self._last_probe_report:
+            self._last_probe_report = summary
+            report = HealthReport(
+                self._version.version_id, self._generation, summary.healthy, summary.probed, summary.error
+            )
+            safe_tell(self._deps.registry, report)
+        if replace and self._status in ROUTABLE:
+            error = f"failed {self._config.health_check_threshold} health probes in a row: {m.error}"
+            log.error("replica %d %s; replacing it", m.worker, error, extra=self._log_extra())
+            self._probes.forget(m.worker)
+            self._replace_worker(m.worker, self._pool.retire(m.worker), error, "Replica failed its health probes")
+
+    def _replace_worker(self, index: int, held: list[Work], error: str, answer: str) -> None:
+        """A replica is gone (crashed or retired): answer what it held, then restart it or fail the version."""
         self._queue.finished(len(held))
-        self._answer_errors(held, ErrorCode.UNAVAILABLE, "Worker crashed while running the request")
+        self._answer_errors(held, ErrorCode.UNAVAILABLE, answer)
         if self._status is ModelStatus.DRAINING:
             self._maybe_finish_drain()
             return
-        delay = self._pool.record_crash(m.worker, self._deps.clock.monotonic())
+        delay = self._pool.record_crash(index, self._deps.clock.monotonic())
         if delay is None:
             window = self._config.restart_window_s
-            error = f"worker crashed {self._pool.crash_count(m.worker)} times in {window:g}s: {m.error}"
+            error = f"worker crashed {self._pool.crash_count(index)} times in {window:g}s: {error}"
             self._answer_all(ErrorCode.UNAVAILABLE, "Version failed")
             self._apply(LifecycleEvent.CRASHED, error)
             self._finish()
             return
-        log.warning("restarting replica %d in %.3fs", m.worker, delay, extra=self._log_extra())
-        self._later(delay, RestartWorker(m.worker))
+        log.warning("restarting replica %d in %.3fs", index, delay, extra=self._log_extra())
+        self._later(delay, RestartWorker(index))
 
     def _on_drain(self, _: Drain) -> None:
         if self._status not in ROUTABLE and self._status is not ModelStatus.LOADING:
@@ -326,7 +382,6 @@ class VersionActor(ServingActor):
         else:
             admitted = queue.admit(work, now)
             if admitted is Admit.FULL:
-                log.debug("queue full", extra={**self._log_extra(), "request_id": m.request.request_id})
                 self._reject(m, ErrorCode.OVERLOADED, f"Queue full ({self._config.max_queue} waiting)")
                 return
             if admitted is Admit.EXPIRED:
@@ -462,6 +517,17 @@ class VersionActor(ServingActor):
         response = self._error_response(m.request.request_id, m.started_at, code, error)
         if m.reply.set(response):
             self._record((Outcome(response.request_id, False, response.latency_ms, code),))
+        self._rejected += 1
+        now = self._deps.clock.monotonic()
+        if now - self._rejections_logged_at >= _REJECTION_LOG_INTERVAL_S:  # one line per interval under a storm
+            log.warning(
+                "rejected %d request(s) since the last report; latest: %s",
+                self._rejected,
+                error,
+                extra={**self._log_extra(), "request_id": m.request.request_id, "error_code": code.value},
+            )
+            self._rejected = 0
+            self._rejections_logged_at = now
 
     def _answer_errors(self, works: Iterable[Work], code: ErrorCode, error: str) -> list[Work]:
         """Answer each with a failure unless already answered; returns the ones this answered."""
@@ -553,10 +619,10 @@ class VersionActor(ServingActor):
             self._flush_timer = self._deps.scheduler.call_at(at, lambda: safe_tell(ref, FlushBatch()))
 
     def _cancel_timers(self) -> None:
-        for timer in (self._deadline_timer, self._flush_timer, self._drain_timer):
+        for timer in (self._deadline_timer, self._flush_timer, self._drain_timer, self._probe_timer):
             if timer is not None:
                 timer.cancel()
-        self._deadline_timer = self._flush_timer = self._drain_timer = None
+        self._deadline_timer = self._flush_timer = self._drain_timer = self._probe_timer = None
 
     def _log_extra(self) -> dict[str, object]:
         return {"model": self._version.model_name, "version": self._version.version_id}

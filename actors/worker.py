@@ -8,7 +8,18 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from actors.base import ServingActor
-from actors.messages import Done, Loaded, LoadFailed, RunBatch, UnexpectedMessageError, Work, WorkerCrashed, safe_tell
+from actors.messages import (
+    CheckHealth,
+    Done,
+    HealthChecked,
+    Loaded,
+    LoadFailed,
+    RunBatch,
+    UnexpectedMessageError,
+    Work,
+    WorkerCrashed,
+    safe_tell,
+)
 from actors.tracking import ThreadTracker
 from domain.entities import ModelResponse, ModelVersion
 from domain.enums import ErrorCode
@@ -86,8 +97,21 @@ class WorkerActor(ServingActor):
         if type(message) is RunBatch:
             self._run(message.items)
             return
+        if type(message) is CheckHealth:
+            self._check_health()
+            return
         msg = f"WorkerActor cannot handle {type(message).__name__}"
         raise UnexpectedMessageError(msg)
+
+    def _check_health(self) -> None:
+        error = None
+        try:
+            healthy = bool(self._invoker.health(self._handle))
+        except BaseException as exc:  # noqa: BLE001 - fenced: a probe's failure is its answer
+            healthy, error = False, describe_exception(exc)
+        if not healthy and error is None:
+            error = "the invoker's health probe answered False"
+        safe_tell(self._parent, HealthChecked(self._index, self._generation, healthy, error))
 
     def on_failure(
         self,

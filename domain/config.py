@@ -48,6 +48,12 @@ class ServingConfig:
         wait_for_all_replicas: READY only once every replica loaded (else the first).
         pipeline_depth: batches a worker may hold: one running, the rest full
             batches waiting in its inbox, so it never idles between batches.
+        required: the runtime is ready only while this version is READY
+            (false for a canary or shadow the app can live without).
+        health_check_period_s: how often each loaded replica's invoker health
+            probe runs while the version serves; 0 turns probes off.
+        health_check_threshold: consecutive failed probes after which the
+            replica is restarted, like a crashed one.
     """
 
     replicas: int = 1
@@ -64,9 +70,12 @@ class ServingConfig:
     load_backoff_s: float = 0.2
     wait_for_all_replicas: bool = False
     pipeline_depth: int = 2
+    required: bool = True
+    health_check_period_s: float = 10.0
+    health_check_threshold: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("replicas", "max_queue", "max_batch_size", "pipeline_depth"):
+        for name in ("replicas", "max_queue", "max_batch_size", "pipeline_depth", "health_check_threshold"):
             value = getattr(self, name)
             _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
         for name in ("max_restarts", "load_retries"):
@@ -87,15 +96,12 @@ class ServingConfig:
             "drain_timeout_s",
             "restart_backoff_s",
             "load_backoff_s",
+            "health_check_period_s",
         ):
             value = getattr(self, name)
             _require(_is_number(value) and value >= 0, name, "a number >= 0", value)
-        _require(
-            isinstance(self.wait_for_all_replicas, bool),
-            "wait_for_all_replicas",
-            "a boolean",
-            self.wait_for_all_replicas,
-        )
+        for name in ("wait_for_all_replicas", "required"):
+            _require(isinstance(getattr(self, name), bool), name, "a boolean", getattr(self, name))
 
     @property
     def effective_max_concurrency(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -120,6 +121,8 @@ class FakeInvoker:
     load_fail_times: int = 0
     load_gate: threading.Event | None = None
     output: object = "ok"
+    healthy: bool = True
+    probes: int = 0
     loads: int = 0
     unloads: int = 0
     batch_sizes: list[int] = field(default_factory=list)
@@ -167,7 +170,9 @@ class FakeInvoker:
             self.unloads += 1
 
     def health(self, handle: object) -> bool:
-        return not self.closed.is_set()
+        with self._lock:
+            self.probes += 1
+        return self.healthy and not self.closed.is_set()
 
     def close(self) -> None:
         self.closed.set()
@@ -251,6 +256,21 @@ def make_version(
 
 if TYPE_CHECKING:
     from actors import ServingRuntime
+
+
+def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """True once `predicate()` holds, checking every few milliseconds up to `timeout`.
+
+    For state that crosses actors with no event to wait on (the registry's
+    view of a probe, say); everything with a reply or an event waits on that.
+    """
+    waiter = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        waiter.wait(0.005)
+    return True
 
 
 def status(version: ModelVersion) -> ModelStatus:
