@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+ and make:
-#   make demo   creates .venv, installs actorserve, runs examples/quickstart.toml
+#   make demo   creates .venv, installs actorserve, runs examples/quickstart.toml (experiments)
+#               and examples/backends.toml (an ONNX model it builds, a simulated LLM, Prometheus)
 #   make test   creates .venv, installs the test extras, runs lint, types and every test
 
 PYTHON ?= python3
@@ -17,8 +18,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[cli,test,dev,bench]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+IRIS := examples/models/iris.onnx
+
+$(IRIS): | $(STAMP)
+	$(BIN)/python examples/build_iris_model.py $(IRIS)
+
+demo: $(STAMP) $(IRIS)
 	$(BIN)/actorserve run examples/quickstart.toml
+	$(BIN)/actorserve run examples/backends.toml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

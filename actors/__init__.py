@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from actors.dispatch import FRAMEWORK_ALIASES, InvokerSet
 from actors.facade import ModelServingInfrastructure, get_model_serving_infrastructure
-from actors.plugins import invoker_names, load_invoker
+from actors.plugins import invoker_names, load_exporter, load_invoker, register_invoker_factory
 from actors.reply import AsyncReply, Reply, SyncReply
 from actors.runtime import NullSink, ServingRuntime
 
 __all__ = [
+    "FRAMEWORK_ALIASES",
     "AsyncReply",
+    "InvokerSet",
     "ModelServingInfrastructure",
     "NullSink",
     "Reply",
@@ -16,5 +19,7 @@ __all__ = [
     "SyncReply",
     "get_model_serving_infrastructure",
     "invoker_names",
+    "load_exporter",
     "load_invoker",
+    "register_invoker_factory",
 ]

@@ -1,7 +1,27 @@
-"""Adapters: model backends (invokers), the CLI, and later exporters and HTTP."""
+"""Adapters: model backends (invokers), the Prometheus exporter, the CLI and its config.
+
+Each backend imports its optional dependency only when built, so importing
+this package needs none of them.
+"""
 
 from __future__ import annotations
 
+from adapters.onnx_invoker import OnnxInvoker
+from adapters.openai_invoker import OpenAIInvoker
+from adapters.prometheus_exporter import PrometheusExporter
 from adapters.simulated import MockModelInvoker, SimulatedInvoker, SimulationSettings
+from adapters.sklearn_invoker import SklearnInvoker
+from adapters.tfserving_invoker import TFServingInvoker
+from adapters.v2_invoker import V2Invoker
 
-__all__ = ["MockModelInvoker", "SimulatedInvoker", "SimulationSettings"]
+__all__ = [
+    "MockModelInvoker",
+    "OnnxInvoker",
+    "OpenAIInvoker",
+    "PrometheusExporter",
+    "SimulatedInvoker",
+    "SimulationSettings",
+    "SklearnInvoker",
+    "TFServingInvoker",
+    "V2Invoker",
+]

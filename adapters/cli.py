@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from actors import ServingRuntime, load_invoker
+from actors import InvokerSet, ServingRuntime, invoker_names, load_invoker
 from adapters.config import AppConfig, ExperimentConfig, load_config
 from adapters.reports import experiment_report
 from domain.entities import ModelMetrics, ModelVersion
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-__all__ = ["main", "run_scenario"]
+__all__ = ["build_invokers", "main", "run_scenario"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--requests", type=int, help="override traffic.requests")
     run.add_argument("--concurrency", type=int, help="override traffic.concurrency")
     run.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and CI)")
+    run.add_argument(
+        "--linger", type=float, default=0.0, metavar="SECONDS", help="keep serving metrics this long after the traffic"
+    )
     check = sub.add_parser("check", help="validate a config file and exit")
     check.add_argument("config", type=Path)
     return parser
@@ -104,6 +107,7 @@ def _drive(rt: ServingRuntime, config: AppConfig, console: Console, *, progress:
     tally = _Tally()
     deadline = None if traffic.duration_s is None else time.monotonic() + traffic.duration_s
     experiments = {e.id for e in config.experiments}
+    samples = {m.name: m.inputs for m in config.models if m.inputs}
 
     def client(index: int, advance: Callable[[], None]) -> None:
         rng = random.Random(None if config.seed is None else config.seed * 1000 + index)
@@ -116,6 +120,8 @@ def _drive(rt: ServingRuntime, config: AppConfig, console: Console, *, progress:
             target = rng.choices(names, weights)[0]
             prompt = traffic.prompts[n % len(traffic.prompts)]
             data: dict[str, object] = {"prompt": prompt, "text": prompt}
+            if target in samples:
+                data = samples[target][n % len(samples[target])]
             key = f"user-{n % 97}"
             if target in experiments:
                 r = rt.experiments.serve(target, data, timeout_ms=traffic.timeout_ms, key=key)
@@ -182,13 +188,68 @@ def _table(rt: ServingRuntime, config: AppConfig) -> Table:
     return table
 
 
-def run_scenario(config: AppConfig, console: Console, *, progress: bool = True) -> int:
+def build_invokers(config: AppConfig) -> InvokerSet:
+    """The config's backends: `[invoker]` as the default, each `[invokers.<name>]` built now.
+
+    Raises:
+        ConfigError: an unknown backend, bad settings, or a missing extra, named by key.
+    """
+    default = load_invoker(config.invoker, **config.invoker_settings)
+    invokers = InvokerSet({config.invoker: default}, default=default)  # framework = "<type>" means it too
+    for name, settings in config.invokers.items():
+        if name not in invoker_names():
+            msg = f"invokers.{name}: unknown backend (installed: {', '.join(invoker_names())})"
+            raise ConfigError(msg, field=f"invokers.{name}")
+        try:
+            invokers.register(name, load_invoker(name, **settings))
+        except ConfigError as exc:
+            text = str(exc).removeprefix("invoker.").removeprefix("invoker ")
+            raise ConfigError(f"invokers.{name}.{text}", field=f"invokers.{name}") from None
+    return invokers
+
+
+def _serve_metrics(rt: ServingRuntime, config: AppConfig, console: Console) -> str | None:
+    if config.metrics is None:
+        return None
+    try:
+        port = rt.serve_metrics(config.metrics.port, config.metrics.host)
+    except OSError as exc:
+        where = f"{config.metrics.host}:{config.metrics.port}"
+        msg = f"metrics.port: cannot listen on {where} ({exc.strerror}); use 0 for any free port"
+        raise ConfigError(msg, field="metrics.port") from None
+    url = f"http://{config.metrics.host}:{port}/metrics"
+    console.print(f"Prometheus metrics: [bold]{url}[/bold] (scrape it while this runs)")
+    return url
+
+
+def _scrape_excerpt(url: str, console: Console) -> None:
+    """Scrape our own endpoint once, over HTTP, and print the request counters."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - our own http://127.0.0.1 endpoint
+        text = answer.read().decode()
+    lines = [
+        line
+        for line in text.splitlines()
+        if line.startswith(("actorserve_requests_total", "actorserve_replicas_ready"))
+    ]
+    console.print(f"scraped {url}:")
+    for line in lines:
+        console.print(f"  {line}", highlight=False)
+
+
+def run_scenario(config: AppConfig, console: Console, *, progress: bool = True, linger_s: float = 0.0) -> int:
     """Serve `config` and drive its traffic; returns the exit code."""
-    invoker = load_invoker(config.invoker, **config.invoker_settings)
-    with ServingRuntime(invoker, rng=random.Random(config.seed)) as rt:
+    with ServingRuntime(build_invokers(config), rng=random.Random(config.seed)) as rt:
+        url = _serve_metrics(rt, config, console)
         failed = _boot(rt, config, console)
         tally, elapsed = _drive(rt, config, console, progress=progress)
         console.print(_table(rt, config))
+        if url is not None:
+            _scrape_excerpt(url, console)
+            if linger_s > 0:
+                console.print(f"serving {url} for {linger_s:g}s more (Ctrl-C to stop)")
+                threading.Event().wait(linger_s)
         for experiment in config.experiments:
             rt.experiments.settle(experiment.id, timeout=config.ready_timeout_s)
             report = rt.experiments.report(experiment.id)
@@ -216,17 +277,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         if args.command == "check":
+            build_invokers(config).close()
             print(f"{args.config}: ok ({sum(len(m.versions) for m in config.models)} versions)")
             return 0
         overrides = {k: v for k, v in (("requests", args.requests), ("concurrency", args.concurrency)) if v is not None}
-        for key, value in overrides.items():
-            if value <= 0:
-                print(f"actorserve: --{key}: must be > 0 (got {value})", file=sys.stderr)
-                return 2
+        bad = [f"--{k}: must be > 0 (got {v})" for k, v in overrides.items() if v <= 0]
+        bad += [f"--linger: must be >= 0 (got {args.linger})"] if args.linger < 0 else []
+        if bad:
+            print(f"actorserve: {bad[0]}", file=sys.stderr)
+            return 2
         if overrides:
             config = replace(config, traffic=replace(config.traffic, **overrides))
         console = Console() if sys.stdout.isatty() else Console(width=140)
-        return run_scenario(config, console, progress=not args.no_progress)
+        return run_scenario(config, console, progress=not args.no_progress, linger_s=args.linger)
     except ConfigError as exc:
         text = str(exc)
         print(f"actorserve: {text if text.startswith(str(args.config)) else f'{args.config}: {text}'}", file=sys.stderr)

@@ -1,4 +1,9 @@
-"""The TOML config the CLI runs: models, versions, the invoker and a traffic scenario.
+"""The TOML config the CLI runs: models, versions, backends, metrics and a traffic scenario.
+
+`[invoker]` is the default backend (its `type` and settings); `[invokers.<name>]`
+tables configure the backends versions choose by `framework` or
+`parameters.invoker`. A relative `parameters.model_path` is resolved against
+the config file's folder.
 
 Every unknown key and wrong type is a `ConfigError` whose message starts with
 the file and the dotted key, e.g. `quickstart.toml: models[0].versions[1].serving.replicas: ...`.
@@ -17,7 +22,15 @@ from domain.enums import ModelStatus, ModelType, RoutingStrategy, coerce_enum
 from domain.errors import ConfigError
 from domain.routing import RoutingRule
 
-__all__ = ["AppConfig", "ExperimentConfig", "ModelConfig", "TrafficConfig", "load_config", "parse_config"]
+__all__ = [
+    "AppConfig",
+    "ExperimentConfig",
+    "MetricsConfig",
+    "ModelConfig",
+    "TrafficConfig",
+    "load_config",
+    "parse_config",
+]
 
 Table = dict[str, object]
 
@@ -39,11 +52,20 @@ class TrafficConfig:
 
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
-    """One model: its versions and its routing rule."""
+    """One model: its versions, its routing rule, and sample inputs for the traffic (else prompts)."""
 
     name: str
     versions: tuple[ModelVersion, ...]
     routing: RoutingRule | None = None
+    inputs: tuple[dict[str, object], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """Where the CLI serves Prometheus metrics while it runs."""
+
+    port: int = 9464
+    host: str = "127.0.0.1"
 
 
 _NUMBER = (int, float)
@@ -104,6 +126,8 @@ class AppConfig:
     seed: int | None = None
     ready_timeout_s: float = 30.0
     experiments: tuple[ExperimentConfig, ...] = ()
+    invokers: dict[str, dict[str, object]] = field(default_factory=dict)
+    metrics: MetricsConfig | None = None
 
 
 class _Reader:
@@ -185,7 +209,7 @@ def _version(table: object, where: str, model_name: str, model_type: ModelType) 
 
 
 def _model(table: object, where: str) -> ModelConfig:
-    r = _Reader(table, where, ("name", "type", "versions", "routing"))
+    r = _Reader(table, where, ("name", "type", "versions", "routing", "inputs"))
     name = r.get("name", str, required=True)
     assert isinstance(name, str)
     if not name.strip():
@@ -193,7 +217,13 @@ def _model(table: object, where: str) -> ModelConfig:
     model_type = coerce_enum(ModelType, r.get("type", str, "custom_model"), f"{where}.type")
     versions_raw = r.get("versions", list, required=True)
     routing_raw = r.get("routing", dict)
+    inputs = r.get("inputs", list, [])
     r.done()
+    assert isinstance(inputs, list)
+    for i, sample in enumerate(inputs):
+        if not isinstance(sample, dict):
+            msg = f"{where}.inputs[{i}]: must be a table (an input_data sample)"
+            raise ConfigError(msg, field=f"{where}.inputs[{i}]")
     assert isinstance(versions_raw, list)
     if not versions_raw:
         raise ConfigError(f"{where}.versions: needs at least one version", field=f"{where}.versions")
@@ -208,7 +238,7 @@ def _model(table: object, where: str) -> ModelConfig:
             rule = RoutingRule.create(coerce_enum(RoutingStrategy, strategy, "strategy"), weights)  # type: ignore[arg-type]
         except ConfigError as exc:
             raise ConfigError(f"{where}.routing.{exc}", field=f"{where}.routing.{exc.field}") from None
-    return ModelConfig(name=name, versions=versions, routing=rule)
+    return ModelConfig(name=name, versions=versions, routing=rule, inputs=tuple(inputs))
 
 
 def _traffic(
@@ -289,7 +319,7 @@ def parse_config(data: Table) -> AppConfig:
     Raises:
         ConfigError: naming the first bad key.
     """
-    r = _Reader(data, "", ("runtime", "invoker", "models", "experiments", "traffic"))
+    r = _Reader(data, "", ("runtime", "invoker", "invokers", "metrics", "models", "experiments", "traffic"))
     runtime = _Reader(r.get("runtime", dict, {}), "runtime", ("seed", "ready_timeout_s"))
     seed = runtime.get("seed", int)
     ready_timeout = runtime.get("ready_timeout_s", (int, float), 30.0)
@@ -301,6 +331,8 @@ def parse_config(data: Table) -> AppConfig:
     if not isinstance(kind, str):
         raise ConfigError("invoker.type: must be str", field="invoker.type")
     settings = {k: v for k, v in invoker.table.items() if k != "type"}
+    invokers = _invokers(r.get("invokers", dict, {}))
+    metrics = _metrics(r.get("metrics", dict))
     models_raw = r.get("models", list, required=True)
     experiments_raw = r.get("experiments", list, [])
     traffic_raw = r.get("traffic", dict, {})
@@ -331,7 +363,40 @@ def parse_config(data: Table) -> AppConfig:
         seed=seed,  # type: ignore[arg-type]
         ready_timeout_s=float(ready_timeout),  # type: ignore[arg-type]
         experiments=experiments,
+        invokers=invokers,
+        metrics=metrics,
     )
+
+
+def _invokers(table: object) -> dict[str, dict[str, object]]:
+    assert isinstance(table, dict)
+    out = {}
+    for name, settings in table.items():
+        if not isinstance(settings, dict):
+            raise ConfigError(f"invokers.{name}: must be a table of settings", field=f"invokers.{name}")
+        out[str(name)] = dict(settings)
+    return out
+
+
+def _metrics(table: object) -> MetricsConfig | None:
+    if table is None:
+        return None
+    r = _Reader(table, "metrics", ("port", "host"))
+    port = r.get("port", int, 9464)
+    host = r.get("host", str, "127.0.0.1")
+    r.done()
+    if not 0 <= port <= 65535:  # type: ignore[operator]
+        raise ConfigError(f"metrics.port: must be 0-65535 (got {port!r})", field="metrics.port")
+    return MetricsConfig(port=port, host=host)  # type: ignore[arg-type]
+
+
+def _resolve_paths(config: AppConfig, base: Path) -> None:
+    """Make each relative `parameters.model_path` relative to the config file's folder."""
+    for model in config.models:
+        for version in model.versions:
+            path = version.parameters.get("model_path")
+            if isinstance(path, str) and not Path(path).is_absolute():
+                version.parameters["model_path"] = str(base / path)
 
 
 def load_config(path: Path) -> AppConfig:
@@ -351,6 +416,8 @@ def load_config(path: Path) -> AppConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", field="path") from None
     try:
-        return parse_config(data)
+        config = parse_config(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}", field=exc.field) from None
+    _resolve_paths(config, path.parent)
+    return config

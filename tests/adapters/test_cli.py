@@ -3,6 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,6 +118,23 @@ def test_the_quickstart_config_is_valid() -> None:
             "experiments[0].min_agreements: must be between 1",
         ),
         ("", "models: missing"),
+        (
+            '[invokers.quantum]\nx = 1\n[[models]]\nname = "x"\nversions = [{ id = "a" }]\n',
+            "invokers.quantum: unknown backend",
+        ),
+        (
+            '[invokers.onnx]\nthreads = 1\n[[models]]\nname = "x"\nversions = [{ id = "a" }]\n',
+            "invokers.onnx.threads: unknown setting",
+        ),
+        (
+            '[metrics]\nport = 99999\n[[models]]\nname = "x"\nversions = [{ id = "a" }]\n',
+            "metrics.port: must be 0-65535",
+        ),
+        ('[[models]]\nname = "x"\ninputs = [1]\nversions = [{ id = "a" }]\n', "models[0].inputs[0]: must be a table"),
+        (
+            '[[models]]\nname = "x"\nversions = [{ id = "a", framework = "onnx" }]\n',
+            "parameters.model_path: missing",
+        ),
     ],
 )
 def test_bad_config_is_one_line_naming_file_and_key_with_exit_2(
@@ -185,3 +203,38 @@ def test_the_console_script_never_shows_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "models[0].name: must be str" in result.stderr
+
+
+def test_the_backends_example_serves_an_onnx_model_beside_a_simulated_llm_with_metrics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], iris: Any
+) -> None:
+    text = (ROOT / "examples" / "backends.toml").read_text()
+    text = text.replace("port = 9464", "port = 0").replace("requests = 3000", "requests = 200")
+    config_dir = tmp_path / "cfg"
+    (config_dir / "models").mkdir(parents=True)
+    (config_dir / "models" / "iris.onnx").write_bytes(iris.onnx.read_bytes())
+    path = config_dir / "backends.toml"
+    path.write_text(text)
+    config = load_config(path)
+    assert config.models[0].versions[0].parameters["model_path"] == str(config_dir / "models" / "iris.onnx")
+    assert main(["run", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Prometheus metrics: http://127.0.0.1:" in out
+    assert 'actorserve_requests_total{model="iris",version="iris-onnx"}' in out
+    assert "200 requests" in out
+    assert "200 ok" in out
+
+
+def test_the_iris_builder_writes_a_model_the_onnx_invoker_serves(tmp_path: Path) -> None:
+    import runpy
+
+    from adapters.onnx_invoker import OnnxInvoker
+    from domain import ModelRequest
+    from tests.fakes import make_version
+
+    target = tmp_path / "iris.onnx"
+    runpy.run_path(str(ROOT / "examples" / "build_iris_model.py"), run_name="builder")["build"](target)
+    inv = OnnxInvoker()
+    handle = inv.load(make_version(framework="onnx", parameters={"model_path": str(target)}))
+    result = inv.invoke(handle, ModelRequest("r", "iris", "v1", {"X": [[5.1, 3.5, 1.4, 0.2]]}), 5.0)
+    assert result.output["label"] == [0]  # type: ignore[index]
