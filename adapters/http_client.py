@@ -22,7 +22,7 @@ from domain.entities import ModelVersion
 from domain.enums import ErrorCode
 from domain.errors import ConfigError, InvocationError
 
-__all__ = ["Connection", "HttpBackend", "code_for_status", "redact"]
+__all__ = ["ClientSet", "Connection", "HttpBackend", "code_for_status", "redact"]
 
 _BODY_CHARS = 200
 
@@ -48,6 +48,39 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
         if value:
             text = text.replace(value, "***")
     return text
+
+
+class ClientSet:
+    """The HTTP clients an invoker's replicas hold, so `close()` can close them all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: set[Any] = set()
+        self.closed = False
+
+    def add(self, client: Any) -> None:
+        """Track `client`; closes it and raises UNAVAILABLE when the set is already closed."""
+        with self._lock:
+            if not self.closed:
+                self._clients.add(client)
+                return
+        client.close()
+        raise InvocationError("the invoker is closed", code=ErrorCode.UNAVAILABLE)
+
+    def drop(self, client: Any) -> None:
+        """Stop tracking `client` and close it."""
+        with self._lock:
+            self._clients.discard(client)
+        client.close()
+
+    def close(self) -> None:
+        """Close every client: later calls fail at once; a call in flight ends by its timeout."""
+        with self._lock:
+            self.closed = True
+            clients = list(self._clients)
+            self._clients.clear()
+        for client in clients:
+            client.close()
 
 
 @dataclass(slots=True)
@@ -94,9 +127,7 @@ class HttpBackend:
         self._api_key = api_key
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._verify = verify
-        self._lock = threading.Lock()
-        self._clients: set[Any] = set()
-        self._closed = False
+        self._clients = ClientSet()
 
     # --- loading ---------------------------------------------------------------
 
@@ -135,11 +166,7 @@ class HttpBackend:
         client = self._httpx.Client(
             base_url=self.base_url(version), headers=headers, limits=self._limits, verify=self._verify
         )
-        with self._lock:
-            if self._closed:
-                client.close()
-                raise InvocationError("the invoker is closed", code=ErrorCode.UNAVAILABLE)
-            self._clients.add(client)
+        self._clients.add(client)
         model_version = param(version, "model_version", (str, int))
         secrets = tuple(s for s in (key, *headers.values()) if s and len(s) >= 8)
         return Connection(
@@ -151,18 +178,11 @@ class HttpBackend:
 
     def disconnect(self, conn: Connection) -> None:
         """Close one replica's client."""
-        with self._lock:
-            self._clients.discard(conn.client)
-        conn.client.close()
+        self._clients.drop(conn.client)
 
     def close(self) -> None:
         """Close every client: later calls fail at once; a call in flight ends by its timeout."""
-        with self._lock:
-            self._closed = True
-            clients = list(self._clients)
-            self._clients.clear()
-        for client in clients:
-            client.close()
+        self._clients.close()
 
     # --- calls -----------------------------------------------------------------
 

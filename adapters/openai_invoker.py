@@ -21,13 +21,12 @@ input: `{"input": "text" or ["text", ...]}` (or "text"); output
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from adapters.extras import missing_extra
-from adapters.http_client import code_for_status, redact
+from adapters.http_client import ClientSet, code_for_status, redact
 from adapters.params import param, secret
 from domain.entities import ModelRequest, ModelVersion
 from domain.enums import ErrorCode, ModelType
@@ -77,9 +76,7 @@ class OpenAIInvoker:
         self._base_url = base_url
         self._api_key = api_key
         self._max_connections = max_connections
-        self._lock = threading.Lock()
-        self._clients: set[Any] = set()
-        self._closed = False
+        self._clients = ClientSet()
 
     def _api(self, version: ModelVersion) -> str:
         default = "embeddings" if version.model_type is ModelType.EMBEDDING_MODEL else "chat"
@@ -118,11 +115,7 @@ class OpenAIInvoker:
             max_retries=0,
             http_client=self._httpx.Client(limits=limits),
         )
-        with self._lock:
-            if self._closed:
-                client.close()
-                raise InvocationError("the invoker is closed", code=ErrorCode.UNAVAILABLE)
-            self._clients.add(client)
+        self._clients.add(client)
         api = self._api(version)
         options = _CHAT_OPTIONS if api == "chat" else _EMBEDDING_OPTIONS
         handle = _Client(
@@ -181,7 +174,7 @@ class OpenAIInvoker:
         if isinstance(exc, openai.APIStatusError):
             text = redact(f"openai: HTTP {exc.status_code}: {exc.message}", c.secrets)
             return InvocationResult(error=text, error_code=code_for_status(exc.status_code))
-        if isinstance(exc, RuntimeError) and self._closed:
+        if isinstance(exc, RuntimeError) and self._clients.closed:
             return InvocationResult(error="openai: the invoker is closed", error_code=ErrorCode.UNAVAILABLE)
         text = redact(f"openai: {type(exc).__name__}: {exc}", c.secrets)
         return InvocationResult(error=text, error_code=ErrorCode.MODEL_ERROR)
@@ -267,9 +260,7 @@ class OpenAIInvoker:
     # --- lifecycle -------------------------------------------------------------
 
     def _drop(self, c: _Client) -> None:
-        with self._lock:
-            self._clients.discard(c.client)
-        c.client.close()
+        self._clients.drop(c.client)
 
     def unload(self, handle: ModelHandle) -> None:
         """Close the replica's client."""
@@ -278,7 +269,7 @@ class OpenAIInvoker:
 
     def health(self, handle: ModelHandle) -> bool:
         """True when the server answers `GET /models` (any HTTP status counts as an answer)."""
-        if not isinstance(handle, _Client) or self._closed:
+        if not isinstance(handle, _Client) or self._clients.closed:
             return False
         try:
             handle.client.models.list(timeout=2.0)
@@ -290,9 +281,4 @@ class OpenAIInvoker:
 
     def close(self) -> None:
         """Close every client: later calls fail at once; a call in flight ends by its timeout."""
-        with self._lock:
-            self._closed = True
-            clients = list(self._clients)
-            self._clients.clear()
-        for client in clients:
-            client.close()
+        self._clients.close()
