@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from actors.base import ServingActor
+from actors.ledger import VersionLedger
 from actors.messages import (
     CheckHealth,
     Done,
@@ -32,22 +32,20 @@ from actors.messages import (
     UnexpectedMessageError,
     VersionAdded,
     VersionCrashed,
-    VersionStats,
     Work,
     WorkerCrashed,
     safe_tell,
 )
 from actors.replicas import ReplicaPool, WorkerFactory
-from actors.requests import failed_response
 from actors.scheduler import Scheduler, TimerHandle
 from actors.tracking import ThreadTracker
 from actors.worker import describe_exception
 from domain.admission import Admit, BatchQueue
-from domain.entities import ModelMetrics, ModelResponse, ModelVersion
+from domain.entities import ModelMetrics, ModelVersion
 from domain.enums import ErrorCode, ModelStatus
 from domain.health import ProbeSummary, ProbeTracker
 from domain.lifecycle import ROUTABLE, LifecycleEvent, transition
-from domain.metrics import Ewma, MetricsRecorder, Outcome
+from domain.metrics import Outcome
 from domain.ports import Clock, CostCalculator, MetricsSink, ModelInvoker
 
 if TYPE_CHECKING:
@@ -56,13 +54,6 @@ if TYPE_CHECKING:
 __all__ = ["VersionActor", "VersionDeps"]
 
 log = logging.getLogger(__name__)
-
-_STATS_INTERVAL_S = 0.02
-_REJECTION_LOG_INTERVAL_S = 1.0
-"""Rejected requests are logged at most once per interval, with a count."""
-
-_STATS_EVERY = 64
-"""Stats go to the router after this many answers or this many seconds, whichever comes first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,24 +97,18 @@ class VersionActor(ServingActor):
             max_concurrency=c.effective_max_concurrency,
             answered=lambda work: work.reply.done,
         )
-        self._metrics = MetricsRecorder()
-        self._latency = Ewma(alpha=0.2)
-        self._last_stats = 0.0
-        self._since_stats = 0
+        self._books = VersionLedger(version, generation, clock=deps.clock, sink=deps.sink, router=deps.router)
         self._deadline_timer: TimerHandle | None = None
         self._deadline_at = float("inf")
         self._flush_timer: TimerHandle | None = None
         self._drain_timer: TimerHandle | None = None
         self._probe_timer: TimerHandle | None = None
-        self._rejected = 0
-        self._rejections_logged_at = -math.inf
         self._probes = ProbeTracker(c.health_check_threshold)
         self._last_probe_report: ProbeSummary | None = None
         self._finished = False
         self._accepting = False  # READY/SERVING: flags, because enum hashing is slow on the hot path
         self._dispatching = False  # READY/SERVING/DRAINING
         self._sink = deps.sink
-        self._last_load = (0, 0, 0)
         self._max_batch = c.max_batch_size
         self._cap = c.effective_max_concurrency
         self._answered_running: set[str] = set()
@@ -167,7 +152,7 @@ class VersionActor(ServingActor):
             raise UnexpectedMessageError(msg)
         handler(message)
         if self._sink.active:
-            self._emit_load()
+            self._books.load_changed(len(self._queue), self._queue.in_flight, self._pool.loaded_count)
 
     def on_failure(
         self,
@@ -226,15 +211,12 @@ class VersionActor(ServingActor):
             return
         self._pool.loaded(m.worker)
         log.info("replica %d loaded in %.3fs", m.worker, m.load_s, extra=self._log_extra())
-        try:
-            self._sink.replica_loaded(self._version, m.load_s)
-        except Exception:
-            log.exception("metrics sink failed on replica loaded")
+        self._books.replica_loaded(m.load_s)
         if self._status is ModelStatus.LOADING and (
             not self._config.wait_for_all_replicas or self._pool.loaded_count == len(self._pool)
         ):
             self._apply(LifecycleEvent.LOADED)
-            self._send_stats(force=True)
+            self._send_stats()
         self._dispatch(self._deps.clock.monotonic())
         self._maybe_finish_drain()
 
@@ -303,7 +285,7 @@ class VersionActor(ServingActor):
     def _replace_worker(self, index: int, held: list[Work], error: str, answer: str) -> None:
         """A replica is gone (crashed or retired): answer what it held, then restart it or fail the version."""
         self._queue.finished(len(held))
-        self._answer_errors(held, ErrorCode.UNAVAILABLE, answer)
+        self._books.answer_errors(held, ErrorCode.UNAVAILABLE, answer)
         if self._status is ModelStatus.DRAINING:
             self._maybe_finish_drain()
             return
@@ -362,9 +344,9 @@ class VersionActor(ServingActor):
         if not self._accepting:
             status = self._status
             if status is ModelStatus.LOADING or status is ModelStatus.FAILED:
-                self._reject(m, ErrorCode.NOT_READY, "Model not ready")
+                self._books.reject(m, ErrorCode.NOT_READY, "Model not ready")
             else:
-                self._reject(m, ErrorCode.UNAVAILABLE, "Model is draining")
+                self._books.reject(m, ErrorCode.UNAVAILABLE, "Model is draining")
             return
         timeout_ms = self._config.timeout_ms if m.timeout_ms is None else m.timeout_ms
         work = Work(m.request, m.reply, m.started_at, m.started_at + timeout_ms / 1000.0, now)
@@ -382,10 +364,10 @@ class VersionActor(ServingActor):
         else:
             admitted = queue.admit(work, now)
             if admitted is Admit.FULL:
-                self._reject(m, ErrorCode.OVERLOADED, f"Queue full ({self._config.max_queue} waiting)")
+                self._books.reject(m, ErrorCode.OVERLOADED, f"Queue full ({self._config.max_queue} waiting)")
                 return
             if admitted is Admit.EXPIRED:
-                self._reject(m, ErrorCode.TIMEOUT, "Deadline passed before the request was admitted")
+                self._books.reject(m, ErrorCode.TIMEOUT, "Deadline passed before the request was admitted")
                 return
             self._dispatch(now)
         if work.deadline < self._deadline_at:
@@ -398,7 +380,7 @@ class VersionActor(ServingActor):
             if ref is not None:
                 self._pool.unassign(ref)
             self._queue.finished(len(batch))
-            self._answer_errors(batch, ErrorCode.UNAVAILABLE, "Worker is gone")
+            self._books.answer_errors(batch, ErrorCode.UNAVAILABLE, "Worker is gone")
 
     def _dispatch(self, now: float) -> None:
         queue, pool = self._queue, self._pool
@@ -416,9 +398,9 @@ class VersionActor(ServingActor):
             else:
                 return
             if take.answered:
-                self._record_answered_elsewhere(take.answered)
+                self._books.record_answered_elsewhere(take.answered)
             if take.expired:
-                self._answer_errors(take.expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
+                self._books.answer_errors(take.expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
             if take.flush_at is not None:
                 self._arm_flush(take.flush_at)
                 return
@@ -434,20 +416,16 @@ class VersionActor(ServingActor):
         while queue.items and queue.has_room and (pool.idle or pool.can_pipeline):
             work, expired, answered = queue.pop_ready(now)
             if answered:
-                self._record_answered_elsewhere(answered)
+                self._books.record_answered_elsewhere(answered)
             if expired:
-                self._answer_errors(expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
+                self._books.answer_errors(expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
             if work is None:
                 return
             self._send([work])
 
     def _on_done(self, m: Done) -> None:
         if m.outcomes:
-            self._record(m.outcomes)
-            total = 0.0
-            for outcome in m.outcomes:
-                total += outcome.latency_ms
-            self._latency.update(total / len(m.outcomes))
+            self._books.completed(m.outcomes)
         if self._finished:
             return
         batch = self._pool.release(m.worker, m.generation)
@@ -456,9 +434,8 @@ class VersionActor(ServingActor):
             self._record_unanswered_by_worker(batch, m.outcomes)
         now = self._deps.clock.monotonic()
         self._dispatch(now)
-        self._since_stats += len(m.outcomes)
-        if self._since_stats >= _STATS_EVERY or now - self._last_stats >= _STATS_INTERVAL_S:
-            self._send_stats(force=True)
+        if self._books.stats_due(now):
+            self._send_stats()
         self._maybe_finish_drain()
 
     def _record_unanswered_by_worker(self, batch: list[Work], outcomes: tuple[Outcome, ...]) -> None:
@@ -473,7 +450,7 @@ class VersionActor(ServingActor):
                 self._answered_running.discard(rid)  # the version answered it (and counted it)
             elif work.reply.done:
                 elsewhere.append(work)  # the caller or an experiment answered it first
-        self._record_answered_elsewhere(elsewhere)
+        self._books.record_answered_elsewhere(elsewhere)
 
     def _on_flush(self, _: FlushBatch) -> None:
         self._flush_timer = None
@@ -484,11 +461,11 @@ class VersionActor(ServingActor):
         self._deadline_at = float("inf")
         now = self._deps.clock.monotonic()
         expired, answered = self._queue.expire(now)
-        self._record_answered_elsewhere(answered)
-        self._answer_errors(expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
+        self._books.record_answered_elsewhere(answered)
+        self._books.answer_errors(expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
         running = [w for w in self._pool.running() if not w.reply.done]
         late = [w for w in running if now >= w.deadline]
-        answered = self._answer_errors(late, ErrorCode.TIMEOUT, "Deadline passed while running")
+        answered = self._books.answer_errors(late, ErrorCode.TIMEOUT, "Deadline passed while running")
         self._answered_running.update(w.request.request_id for w in answered)
         pending = [w.deadline for w in self._queue if not w.reply.done]
         pending.extend(w.deadline for w in running if now < w.deadline)
@@ -501,104 +478,20 @@ class VersionActor(ServingActor):
 
     # --- answers and metrics -------------------------------------------------
 
-    def _error_response(self, request_id: str, started_at: float, code: ErrorCode, error: str) -> ModelResponse:
-        v = self._version
-        return failed_response(
-            self._deps.clock,
-            request_id=request_id,
-            model_id=v.model_name,
-            version_id=v.version_id,
-            started_at=started_at,
-            code=code,
-            error=error,
-        )
-
-    def _reject(self, m: Infer, code: ErrorCode, error: str) -> None:
-        response = self._error_response(m.request.request_id, m.started_at, code, error)
-        if m.reply.set(response):
-            self._record((Outcome(response.request_id, False, response.latency_ms, code),))
-        self._rejected += 1
-        now = self._deps.clock.monotonic()
-        if now - self._rejections_logged_at >= _REJECTION_LOG_INTERVAL_S:  # one line per interval under a storm
-            log.warning(
-                "rejected %d request(s) since the last report; latest: %s",
-                self._rejected,
-                error,
-                extra={**self._log_extra(), "request_id": m.request.request_id, "error_code": code.value},
-            )
-            self._rejected = 0
-            self._rejections_logged_at = now
-
-    def _answer_errors(self, works: Iterable[Work], code: ErrorCode, error: str) -> list[Work]:
-        """Answer each with a failure unless already answered; returns the ones this answered."""
-        answered = []
-        for work in works:
-            response = self._error_response(work.request.request_id, work.started_at, code, error)
-            if work.reply.set(response):
-                answered.append(work)
-                self._record((Outcome(response.request_id, False, response.latency_ms, code),))
-        return answered
-
-    def _record_answered_elsewhere(self, works: Iterable[Work]) -> None:
-        """The caller answered these (its own deadline, or cancellation): count those answers."""
-        for work in works:
-            response = work.reply.value()
-            self._record((Outcome(response.request_id, False, response.latency_ms, response.error_code),))
-
     def _answer_all(self, code: ErrorCode, error: str) -> None:
-        self._answer_errors(self._queue.clear(), code, error)
-        self._answer_errors(list(self._pool.running()), code, error)
-
-    def _record(self, outcomes: tuple[Outcome, ...]) -> None:
-        self._metrics.record_all(outcomes)
-        if not self._sink.active:
-            return
-        try:
-            self._deps.sink.requests_completed(self._version, outcomes)
-        except Exception:
-            log.exception("metrics sink failed on completed requests")
-
-    def _emit_load(self) -> None:
-        state = (len(self._queue), self._queue.in_flight, self._pool.loaded_count)
-        if state == self._last_load:
-            return
-        self._last_load = state
-        try:
-            self._sink.load_changed(self._version, *state)
-        except Exception:
-            log.exception("metrics sink failed on load change")
+        self._books.answer_errors(self._queue.clear(), code, error)
+        self._books.answer_errors(list(self._pool.running()), code, error)
 
     def _snapshot(self) -> ModelMetrics:
-        return self._metrics.snapshot(
-            self._version.version_id,
-            timestamp=self._deps.clock.now(),
+        return self._books.snapshot(
             queue_depth=len(self._queue),
             in_flight=self._queue.in_flight,
             replicas_ready=self._pool.loaded_count,
             status=self._status,
         )
 
-    def _send_stats(self, *, force: bool = False) -> None:
-        now = self._deps.clock.monotonic()
-        if not force and now - self._last_stats < _STATS_INTERVAL_S:
-            return
-        self._last_stats = now
-        self._since_stats = 0
-        m = self._metrics
-        answered = m.succeeded + m.failed
-        cost = m.cost_usd / m.succeeded if m.succeeded else None
-        safe_tell(
-            self._deps.router,
-            VersionStats(
-                self._version.version_id,
-                self._generation,
-                self._latency.value if answered else None,
-                self._queue.in_flight + len(self._queue),
-                cost,
-                m.succeeded,
-                m.failed,
-            ),
-        )
+    def _send_stats(self) -> None:
+        self._books.send_stats(self._queue.in_flight + len(self._queue))
 
     # --- timers --------------------------------------------------------------
 
