@@ -11,6 +11,7 @@ upstream API served every version through its mock.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from domain.errors import ConfigError
 from domain.ports import InvocationResult, ModelHandle, ModelInvoker
 
 __all__ = ["FRAMEWORK_ALIASES", "InvokerSet"]
+
+log = logging.getLogger(__name__)
 
 FRAMEWORK_ALIASES: Mapping[str, str] = {
     "onnxruntime": "onnx",
@@ -75,6 +78,7 @@ class InvokerSet:
         if not isinstance(default, str):
             self._invokers["default"] = default
         self._closed = False
+        self._defaulted: set[str] = set()  # frameworks already reported as served by the default
 
     def register(self, name: str, invoker: ModelInvoker) -> None:
         """Serve versions that name `name` (as framework or `parameters["invoker"]`) with `invoker`."""
@@ -102,7 +106,17 @@ class InvokerSet:
             return explicit
         framework = version.framework.strip().lower()
         name = FRAMEWORK_ALIASES.get(framework, framework)
-        return name if name in self._invokers or name in invoker_names() else self._default_name
+        if name in self._invokers or name in invoker_names():
+            return name
+        if framework not in self._defaulted:
+            self._defaulted.add(framework)
+            log.info(
+                "framework %r has no backend of its name; the default (%s) serves it",
+                framework,
+                self._default_name,
+                extra={"model": version.model_name, "version": version.version_id},
+            )
+        return self._default_name
 
     def resolve(self, version: ModelVersion) -> ModelInvoker:
         """The backend for `version`, built on first use.

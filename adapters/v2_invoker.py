@@ -144,8 +144,16 @@ class V2Invoker(HttpBackend):
                 raise ModelLoadError(msg, version_id=version.version_id)
         return remote
 
-    def _call(self, remote: _Remote, request_id: str, tensors: Sequence[_Tensor], timeout_s: float) -> dict[str, Any]:
-        body: dict[str, object] = {"id": request_id, "inputs": [t.wire() for t in tensors]}
+    def _call(
+        self,
+        remote: _Remote,
+        request: ModelRequest,
+        tensors: Sequence[_Tensor],
+        timeout_s: float,
+    ) -> dict[str, Any]:
+        body: dict[str, object] = {"id": request.request_id, "inputs": [t.wire() for t in tensors]}
+        if request.parameters:
+            body["parameters"] = request.parameters
         if remote.outputs:
             body["outputs"] = [{"name": name} for name in remote.outputs]
         try:
@@ -171,7 +179,8 @@ class V2Invoker(HttpBackend):
                 results[i] = InvocationResult(error=str(exc), error_code=ErrorCode.INVALID_INPUT)
                 continue
             batchable = all(t.shape for t in tensors) and len({t.shape[0] for t in tensors}) == 1
-            key = tuple((t.name, t.datatype, t.shape[1:]) for t in tensors) if batchable else ("alone", i)
+            same = (tuple((t.name, t.datatype, t.shape[1:]) for t in tensors), repr(sorted(request.parameters.items())))
+            key = same if batchable else ("alone", i)
             groups.setdefault(key, []).append((i, tensors))
         for group in groups.values():
             for i, result in zip(
@@ -189,7 +198,7 @@ class V2Invoker(HttpBackend):
     ) -> list[InvocationResult]:
         if len(group) == 1:
             i, tensors = group[0]
-            return [self._run_one(remote, requests[i].request_id, tensors, timeout_s)]
+            return [self._run_one(remote, requests[i], tensors, timeout_s)]
         counts = [tensors[0].shape[0] for _, tensors in group]
         joined = [
             _Tensor(
@@ -198,21 +207,21 @@ class V2Invoker(HttpBackend):
             for n, first in enumerate(group[0][1])
         ]
         try:
-            outputs = self._call(remote, requests[group[0][0]].request_id, joined, timeout_s)
+            outputs = self._call(remote, requests[group[0][0]], joined, timeout_s)
             pieces = {name: split_rows(value, counts, f"outputs.{name}") for name, value in outputs.items()}
         except InvocationError as exc:
             if exc.code in (ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED):
                 return [InvocationResult(error=str(exc), error_code=exc.code)] * len(group)
-            return [self._run_one(remote, requests[i].request_id, ts, timeout_s) for i, ts in group]
+            return [self._run_one(remote, requests[i], ts, timeout_s) for i, ts in group]
         except TensorError:  # outputs that are not per-row: ask for each request alone
-            return [self._run_one(remote, requests[i].request_id, ts, timeout_s) for i, ts in group]
+            return [self._run_one(remote, requests[i], ts, timeout_s) for i, ts in group]
         return [InvocationResult(output={name: p[n] for name, p in pieces.items()}) for n in range(len(group))]
 
     def _run_one(
-        self, remote: _Remote, request_id: str, tensors: Sequence[_Tensor], timeout_s: float
+        self, remote: _Remote, request: ModelRequest, tensors: Sequence[_Tensor], timeout_s: float
     ) -> InvocationResult:
         try:
-            return InvocationResult(output=self._call(remote, request_id, tensors, timeout_s))
+            return InvocationResult(output=self._call(remote, request, tensors, timeout_s))
         except InvocationError as exc:
             return InvocationResult(error=str(exc), error_code=exc.code)
 

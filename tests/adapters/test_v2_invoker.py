@@ -187,3 +187,18 @@ def test_after_close_calls_fail_at_once_and_a_call_in_flight_ends_by_its_deadlin
     assert inv.invoke(handle, req({"x": [1.0]}), 5.0).error_code is ErrorCode.UNAVAILABLE
     with pytest.raises(Exception, match="closed"):
         inv.load(version(server.url))
+
+
+def test_request_parameters_travel_in_the_body_and_split_batches(server: V2Server) -> None:
+    inv = V2Invoker()
+    handle = inv.load(version(server.url, "rowsum"))
+    a = ModelRequest("a", "m", "v1", {"x": [[1.0]]}, parameters={"threshold": 0.5})
+    b = ModelRequest("b", "m", "v1", {"x": [[2.0]]}, parameters={"threshold": 0.9})
+    c = ModelRequest("c", "m", "v1", {"x": [[3.0]]}, parameters={"threshold": 0.5})
+    before = len(server.posts("/infer"))
+    results = inv.invoke_batch(handle, [a, b, c], 2.0)
+    sent = server.posts("/infer")[before:]
+    assert len(sent) == 2
+    assert sorted(body["parameters"]["threshold"] for body in sent) == [0.5, 0.9]
+    assert [r.output for r in results] == [{"sum": [1.0]}, {"sum": [2.0]}, {"sum": [3.0]}]
+    inv.close()
