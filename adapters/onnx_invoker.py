@@ -254,6 +254,8 @@ class OnnxInvoker:
     def _run_one(self, s: _Session, feeds: dict[str, Any]) -> InvocationResult:
         try:
             return self._answer(s, self._run(s, feeds))
+        except InvocationError as exc:
+            return InvocationResult(error=f"onnxruntime: {exc}", error_code=exc.code)
         except Exception as exc:  # noqa: BLE001 - a failed run is this request's answer
             return InvocationResult(error=f"onnxruntime: {exc}", error_code=ErrorCode.MODEL_ERROR)
 

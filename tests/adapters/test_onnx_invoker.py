@@ -136,7 +136,7 @@ def test_close_fails_later_runs_instead_of_hanging(iris: IrisModels, loaded: tup
     inv, handle = loaded
     inv.close()
     result = inv.invoke(handle, req({"X": iris.rows[:1]}), 1.0)
-    assert result.error_code is ErrorCode.MODEL_ERROR
+    assert result.error_code is ErrorCode.UNAVAILABLE
     assert not inv.health(handle)
 
 
