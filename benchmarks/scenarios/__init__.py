@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.scenarios import batching, drain, experiments, overhead, scale, throughput
+from benchmarks.scenarios import batching, drain, experiments, onnx, overhead, scale, throughput
 
 SCENARIOS = {
     "overhead": overhead.run,
@@ -11,4 +11,5 @@ SCENARIOS = {
     "scale": scale.run,
     "experiments": experiments.run,
     "drain": drain.run,
+    "onnx": onnx.run,
 }
