@@ -78,3 +78,29 @@ def test_each_version_of_one_runtime_uses_its_own_backend() -> None:
         assert rt.wait_ready("b", 5)
         assert rt.serve("m1", {}).output_data["out"] == "fast"  # type: ignore[index]
         assert rt.serve("m2", {}).output_data["out"] == "other"  # type: ignore[index]
+
+
+def test_a_backend_is_built_once_when_many_replicas_load_at_once() -> None:
+    import threading
+
+    built = []
+
+    def factory(**settings: object) -> FakeInvoker:
+        built.append(settings)
+        return FakeInvoker()
+
+    register_invoker_factory("counted-for-test", factory)
+    invokers = InvokerSet()
+    v = make_version(framework="counted-for-test")
+    start = threading.Barrier(16)
+
+    def load() -> None:
+        start.wait(5)
+        invokers.load(v)
+
+    threads = [threading.Thread(target=load) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert len(built) == 1
