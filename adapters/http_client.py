@@ -16,11 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.base import BatchInvoker
 from adapters.extras import missing_extra
 from adapters.params import param, secret
 from domain.entities import ModelVersion
 from domain.enums import ErrorCode
 from domain.errors import ConfigError, InvocationError
+from domain.ports import InvocationResult, ModelHandle
 
 __all__ = ["ClientSet", "Connection", "HttpBackend", "code_for_status", "redact"]
 
@@ -94,7 +96,7 @@ class Connection:
     options: dict[str, object] = field(default_factory=dict)
 
 
-class HttpBackend:
+class HttpBackend(BatchInvoker):
     """Base for the JSON-over-HTTP invokers.
 
     Args:
@@ -233,6 +235,23 @@ class HttpBackend:
                 if value:
                     return str(value)[:_BODY_CHARS]
         return json.dumps(body)[:_BODY_CHARS]
+
+    @staticmethod
+    def shared_failure(exc: InvocationError, n: int) -> list[InvocationResult] | None:
+        """How a failed joined call answers its `n` requests.
+
+        A timeout, an unreachable or an overloaded server fails them all alike;
+        any other failure may be one request's fault, so None: send each alone.
+        """
+        if exc.code in (ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED):
+            return [InvocationResult(error=str(exc), error_code=exc.code)] * n
+        return None
+
+    def unload(self, handle: ModelHandle) -> None:
+        """Close the replica's client (the server keeps the model)."""
+        conn = getattr(handle, "conn", None)
+        if isinstance(conn, Connection):
+            self.disconnect(conn)
 
     def ready(self, conn: Connection, path: str, timeout_s: float) -> bool:
         """True when `GET path` answers 2xx."""

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from adapters.base import BatchInvoker
 from adapters.extras import missing_extra
 from adapters.params import model_path, param
 from domain.entities import JSONValue, ModelRequest, ModelVersion
@@ -80,7 +81,7 @@ def _plain(value: object) -> JSONValue:
     return value
 
 
-class OnnxInvoker:
+class OnnxInvoker(BatchInvoker):
     """Runs ONNX models with ONNX Runtime (entry point `onnx`; extra `actorserve[onnx]`).
 
     Args:
@@ -226,10 +227,6 @@ class OnnxInvoker:
 
     def _answer(self, s: _Session, outputs: Sequence[Any]) -> InvocationResult:
         return InvocationResult(output={name: _plain(v) for name, v in zip(s.outputs, outputs, strict=True)})
-
-    def invoke(self, handle: ModelHandle, request: ModelRequest, timeout_s: float) -> InvocationResult:
-        """Run one request (worker thread)."""
-        return self.invoke_batch(handle, [request], timeout_s)[0]
 
     def invoke_batch(
         self, handle: ModelHandle, requests: Sequence[ModelRequest], timeout_s: float

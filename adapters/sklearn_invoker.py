@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.base import BatchInvoker
 from adapters.extras import missing_extra
 from adapters.params import model_path, param
 from domain.entities import ModelRequest, ModelVersion
@@ -48,7 +49,7 @@ class _InvalidInputError(ValueError):
     """One request's rows do not fit the estimator."""
 
 
-class SklearnInvoker:
+class SklearnInvoker(BatchInvoker):
     """Serves scikit-learn estimators (entry point `sklearn`; extra `actorserve[sklearn]`).
 
     Args:
@@ -179,10 +180,6 @@ class SklearnInvoker:
             InvocationResult(output={k: v[start:end].tolist() for k, v in predicted.items()})
             for start, end in itertools.pairwise(bounds)
         ]
-
-    def invoke(self, handle: ModelHandle, request: ModelRequest, timeout_s: float) -> InvocationResult:
-        """Predict one request's rows (worker thread)."""
-        return self.invoke_batch(handle, [request], timeout_s)[0]
 
     def invoke_batch(
         self, handle: ModelHandle, requests: Sequence[ModelRequest], timeout_s: float

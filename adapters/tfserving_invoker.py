@@ -101,10 +101,6 @@ class TFServingInvoker(HttpBackend):
             raise InvocationError(msg, code=ErrorCode.MODEL_ERROR)
         return answer[key]
 
-    def invoke(self, handle: ModelHandle, request: ModelRequest, timeout_s: float) -> InvocationResult:
-        """Run one request (worker thread)."""
-        return self.invoke_batch(handle, [request], timeout_s)[0]
-
     def invoke_batch(
         self, handle: ModelHandle, requests: Sequence[ModelRequest], timeout_s: float
     ) -> Sequence[InvocationResult]:
@@ -145,17 +141,13 @@ class TFServingInvoker(HttpBackend):
                 raise TensorError("predictions: not a list")
             pieces = split_rows(predictions, counts, "predictions")
         except InvocationError as exc:
-            if exc.code in (ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED):
-                return [InvocationResult(error=str(exc), error_code=exc.code)] * len(requests)
+            shared = self.shared_failure(exc, len(requests))
+            if shared is not None:
+                return shared
             return [self._one(remote, dict(r.input_data), timeout_s) for r in requests]  # find the bad one
         except TensorError:
             return [self._one(remote, dict(r.input_data), timeout_s) for r in requests]
         return [InvocationResult(output=piece) for piece in pieces]
-
-    def unload(self, handle: ModelHandle) -> None:
-        """Close the replica's client."""
-        if isinstance(handle, _Remote):
-            self.disconnect(handle.conn)
 
     def health(self, handle: ModelHandle) -> bool:
         """True while the model reports a version AVAILABLE."""

@@ -161,10 +161,6 @@ class V2Invoker(HttpBackend):
         except TensorError as exc:
             raise InvocationError(f"v2: malformed response: {exc}", code=ErrorCode.MODEL_ERROR) from None
 
-    def invoke(self, handle: ModelHandle, request: ModelRequest, timeout_s: float) -> InvocationResult:
-        """Run one request (worker thread)."""
-        return self.invoke_batch(handle, [request], timeout_s)[0]
-
     def invoke_batch(
         self, handle: ModelHandle, requests: Sequence[ModelRequest], timeout_s: float
     ) -> Sequence[InvocationResult]:
@@ -210,8 +206,9 @@ class V2Invoker(HttpBackend):
             outputs = self._call(remote, requests[group[0][0]], joined, timeout_s)
             pieces = {name: split_rows(value, counts, f"outputs.{name}") for name, value in outputs.items()}
         except InvocationError as exc:
-            if exc.code in (ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED):
-                return [InvocationResult(error=str(exc), error_code=exc.code)] * len(group)
+            shared = self.shared_failure(exc, len(group))
+            if shared is not None:
+                return shared
             return [self._run_one(remote, requests[i], ts, timeout_s) for i, ts in group]
         except TensorError:  # outputs that are not per-row: ask for each request alone
             return [self._run_one(remote, requests[i], ts, timeout_s) for i, ts in group]
@@ -224,11 +221,6 @@ class V2Invoker(HttpBackend):
             return InvocationResult(output=self._call(remote, request, tensors, timeout_s))
         except InvocationError as exc:
             return InvocationResult(error=str(exc), error_code=exc.code)
-
-    def unload(self, handle: ModelHandle) -> None:
-        """Close the replica's client (the server keeps the model)."""
-        if isinstance(handle, _Remote):
-            self.disconnect(handle.conn)
 
     def health(self, handle: ModelHandle) -> bool:
         """True when the model's `/ready` answers 200."""
