@@ -259,16 +259,28 @@ class VersionActor(ServingActor):
     def _on_probe(self, _: ProbeHealth) -> None:
         if self._status not in ROUTABLE:
             return
-        for _index, ref in self._pool.loaded_workers():
-            safe_tell(ref, CheckHealth())
-        self._probe_timer = self._later(self._config.health_check_period_s, ProbeHealth())
+        now = self._deps.clock.monotonic()
+        timeout = self._config.health_check_timeout_s
+        for index, ref in self._pool.loaded_workers():
+            due = self._probes.due(index, now, timeout)
+            if due == "send":
+                self._probes.sent(index, now)
+                safe_tell(ref, CheckHealth())
+            elif due == "overdue":
+                self._probe_result(index, healthy=False, error=f"no answer to its health probe within {timeout:g}s")
+        if self._status in ROUTABLE:  # a replaced replica may have failed the version
+            self._probe_timer = self._later(self._config.health_check_period_s, ProbeHealth())
 
     def _on_health_checked(self, m: HealthChecked) -> None:
         if not self._pool.is_current(m.worker, m.generation) or self._finished:
             return
-        replace = self._probes.record(m.worker, m.healthy, m.error)
-        if not m.healthy:
-            log.warning("replica %d failed its health probe: %s", m.worker, m.error, extra=self._log_extra())
+        self._probes.answered(m.worker)
+        self._probe_result(m.worker, healthy=m.healthy, error=m.error)
+
+    def _probe_result(self, worker: int, *, healthy: bool, error: str | None) -> None:
+        replace = self._probes.record(worker, healthy, error)
+        if not healthy:
+            log.warning("replica %d failed its health probe: %s", worker, error, extra=self._log_extra())
         summary = self._probes.summary()
         if summary != self._last_probe_report:
             self._last_probe_report = summary
@@ -277,10 +289,10 @@ class VersionActor(ServingActor):
             )
             safe_tell(self._deps.registry, report)
         if replace and self._status in ROUTABLE:
-            error = f"failed {self._config.health_check_threshold} health probes in a row: {m.error}"
-            log.error("replica %d %s; replacing it", m.worker, error, extra=self._log_extra())
-            self._probes.forget(m.worker)
-            self._replace_worker(m.worker, self._pool.retire(m.worker), error, "Replica failed its health probes")
+            reason = f"failed {self._config.health_check_threshold} health probes in a row: {error}"
+            log.error("replica %d %s; replacing it", worker, reason, extra=self._log_extra())
+            self._probes.forget(worker)
+            self._replace_worker(worker, self._pool.retire(worker), reason, "Replica failed its health probes")
 
     def _replace_worker(self, index: int, held: list[Work], error: str, answer: str) -> None:
         """A replica is gone (crashed or retired): answer what it held, then restart it or fail the version."""

@@ -54,6 +54,8 @@ class ServingConfig:
             probe runs while the version serves; 0 turns probes off.
         health_check_threshold: consecutive failed probes after which the
             replica is restarted, like a crashed one.
+        health_check_timeout_s: a probe still unanswered this long (a hung
+            backend call holds the worker) counts as failed, once per period.
     """
 
     replicas: int = 1
@@ -73,6 +75,7 @@ class ServingConfig:
     required: bool = True
     health_check_period_s: float = 10.0
     health_check_threshold: int = 3
+    health_check_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         for name in ("replicas", "max_queue", "max_batch_size", "pipeline_depth", "health_check_threshold"):
@@ -88,7 +91,7 @@ class ServingConfig:
                 "an integer >= 1 or None",
                 self.max_concurrency,
             )
-        for name in ("timeout_ms", "restart_window_s"):
+        for name in ("timeout_ms", "restart_window_s", "health_check_timeout_s"):
             value = getattr(self, name)
             _require(_is_number(value) and value > 0, name, "a number > 0", value)
         for name in (

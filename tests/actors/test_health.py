@@ -120,3 +120,45 @@ def test_lifecycle_and_rejections_are_logged_with_structured_fields(caplog: pyte
     assert ok_count >= 1
     per_request = [r for r in caplog.records if getattr(r, "request_id", None) and r.levelno < logging.WARNING]
     assert per_request == []  # no line per successful request
+
+
+def test_a_replica_that_never_answers_its_probe_is_replaced() -> None:
+    import threading
+
+    release = threading.Event()
+
+    class HangingProbe(FakeInvoker):
+        def health(self, handle: object) -> bool:
+            if self.loads == 1:  # the first instance hangs, as a wedged backend call would
+                release.wait(10)
+            return True
+
+    inv = HangingProbe()
+    try:
+        with ServingRuntime(inv) as rt:
+            rt.register(
+                make_version(
+                    "v1",
+                    health_check_period_s=0.02,
+                    health_check_timeout_s=0.05,
+                    health_check_threshold=2,
+                    restart_backoff_s=0.01,
+                )
+            )
+            assert rt.wait_ready("v1", 5)
+            assert eventually(lambda: inv.loads >= 2)
+            assert eventually(lambda: versions_of(rt)["v1"]["healthy"] is True)
+            assert rt.serve("chat", {}).success
+            release.set()  # let the wedged thread finish so stop() can join it
+    finally:
+        release.set()
+
+
+def test_probe_tracker_knows_when_a_probe_is_overdue() -> None:
+    t = ProbeTracker(threshold=2)
+    assert t.due(0, now=0.0, timeout_s=1.0) == "send"
+    t.sent(0, 0.0)
+    assert t.due(0, now=0.5, timeout_s=1.0) == "wait"
+    assert t.due(0, now=1.0, timeout_s=1.0) == "overdue"
+    t.answered(0)
+    assert t.due(0, now=1.0, timeout_s=1.0) == "send"
