@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from typing import cast
 
 from domain.errors import ConfigError
-from domain.ports import ModelInvoker
+from domain.ports import MetricsExporter, ModelInvoker
 
 __all__ = ["invoker_names", "load_exporter", "load_invoker", "register_invoker_factory"]
 
@@ -97,7 +97,7 @@ def load_invoker(name: str, /, **settings: object) -> ModelInvoker:
         raise ConfigError(f"invoker {name!r}: {exc}", field="invoker") from None
 
 
-def load_exporter(name: str, /, **settings: object) -> object:
+def load_exporter(name: str, /, **settings: object) -> MetricsExporter:
     """Build the metrics exporter registered under `name` in the `actorserve.exporters` group.
 
     Raises:
@@ -108,4 +108,4 @@ def load_exporter(name: str, /, **settings: object) -> object:
         installed = ", ".join(sorted({ep.name for ep in entry_points(group=EXPORTERS)})) or "none"
         msg = f"exporter: unknown {name!r} (installed: {installed})"
         raise ConfigError(msg, field="exporter")
-    return factory(**settings)
+    return cast("MetricsExporter", factory(**settings))

@@ -39,7 +39,7 @@ from domain.cost import PriceTable
 from domain.entities import ModelMetrics, ModelVersion
 from domain.enums import RoutingStrategy
 from domain.errors import ConfigError
-from domain.ports import Clock, CostCalculator, MetricsSink, ModelInvoker, RandomSource
+from domain.ports import Clock, CostCalculator, MetricsExporter, MetricsSink, ModelInvoker, RandomSource
 from domain.routing import RoutingRule
 
 __all__ = ["NullSink", "ServingRuntime"]
@@ -93,7 +93,7 @@ class ServingRuntime(RequestPath):
         self.tracker = ThreadTracker()
         self._scheduler = Scheduler(self._clock)
         self._sinks = SinkFanout([metrics_sink] if metrics_sink is not None else [])
-        self._exporters: list[Any] = []
+        self._exporters: list[MetricsExporter] = []
         try:
             if rng is None and seed is not None:
                 rng = random.Random(seed)
@@ -275,17 +275,21 @@ class ServingRuntime(RequestPath):
         Raises:
             ConfigError: the exporter is unknown or its extra is not installed.
             OSError: the port is taken.
+            RuntimeError: the runtime is stopped.
         """
+        if self._closed:
+            msg = "serve_metrics: the runtime is stopped"
+            raise RuntimeError(msg)
         made = load_exporter(exporter)
-        self._sinks.add(made)  # type: ignore[arg-type]
+        bound = made.serve(host, port)  # first: a taken port leaves nothing attached
+        self._exporters.append(made)  # stop() closes it from here on
+        self._sinks.add(made)
         now = self._clock.monotonic()
         for version in self.list_versions():
-            made.status_changed(version, version.status, now)  # type: ignore[attr-defined]
+            made.status_changed(version, version.status, now)
             m = self.get_metrics(version.version_id)
             if m is not None:
-                made.load_changed(version, m.queue_depth, m.in_flight, m.replicas_ready)  # type: ignore[attr-defined]
-        bound = int(made.serve(host, port))  # type: ignore[attr-defined]
-        self._exporters.append(made)
+                made.load_changed(version, m.queue_depth, m.in_flight, m.replicas_ready)
         return bound
 
     def _lookup(self, version_id: str) -> tuple[ModelVersion, pykka.ActorRef[Any] | None, ModelMetrics | None] | None:

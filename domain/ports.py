@@ -15,6 +15,7 @@ __all__ = [
     "Clock",
     "CostCalculator",
     "InvocationResult",
+    "MetricsExporter",
     "MetricsSink",
     "ModelHandle",
     "ModelInvoker",
@@ -145,6 +146,18 @@ class MetricsSink(Protocol):
 
     def load_changed(self, version: ModelVersion, queue_depth: int, in_flight: int, replicas_ready: int) -> None:
         """`version`'s queue, requests at workers, or loaded replicas changed."""
+        ...
+
+
+class MetricsExporter(MetricsSink, Protocol):
+    """A metrics sink that also serves what it collects (e.g. Prometheus text over HTTP)."""
+
+    def serve(self, host: str, port: int) -> int:
+        """Start serving on `host:port` (0: any free port); returns the port."""
+        ...
+
+    def close(self) -> None:
+        """Stop serving and join any thread `serve` started."""
         ...
 
 

@@ -111,3 +111,18 @@ def test_an_unknown_exporter_is_named() -> None:
 
     with ServingRuntime(FakeInvoker()) as rt, pytest.raises(ConfigError, match="exporter: unknown 'statsd'"):
         rt.serve_metrics(0, exporter="statsd")
+
+
+def test_a_taken_port_leaves_no_exporter_attached_and_a_stopped_runtime_refuses() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        rt = ServingRuntime(FakeInvoker())
+        with pytest.raises(OSError, match=r"[Aa]ddress"):
+            rt.serve_metrics(taken.getsockname()[1])
+        assert not rt._sinks.active  # nothing listening, so versions skip building events
+        rt.stop()
+    with pytest.raises(RuntimeError, match="stopped"):
+        rt.serve_metrics(0)
