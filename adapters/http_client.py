@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from adapters.base import BatchInvoker
@@ -93,7 +93,10 @@ class Connection:
     model: str
     version: str | None
     secrets: tuple[str, ...] = ()
-    options: dict[str, object] = field(default_factory=dict)
+
+    def model_path(self, api: str) -> str:
+        """`{api}/models/{model}[/versions/{version}]`, e.g. `/v2/models/iris/versions/1`."""
+        return f"{api}/models/{self.model}" + (f"/versions/{self.version}" if self.version else "")
 
 
 class HttpBackend(BatchInvoker):

@@ -67,7 +67,7 @@ class TFServingInvoker(HttpBackend):
     def load(self, version: ModelVersion) -> ModelHandle:
         """Connect one replica once the model reports a version AVAILABLE."""
         conn = self.connect(version)
-        base = f"/v1/models/{conn.model}" + (f"/versions/{conn.version}" if conn.version else "")
+        base = conn.model_path("/v1")
         remote = _Remote(
             conn=conn,
             predict_path=f"{base}:predict",

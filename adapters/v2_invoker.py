@@ -127,7 +127,7 @@ class V2Invoker(HttpBackend):
     def load(self, version: ModelVersion) -> ModelHandle:
         """Connect one replica and wait for nothing: fail fast if the server or model is not ready."""
         conn = self.connect(version)
-        base = f"/v2/models/{conn.model}" + (f"/versions/{conn.version}" if conn.version else "")
+        base = conn.model_path("/v2")
         remote = _Remote(
             conn=conn,
             infer_path=f"{base}/infer",

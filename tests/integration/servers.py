@@ -78,7 +78,10 @@ class Server:
                         return self
                 except httpx.TransportError:
                     pass
-                time.sleep(0.2)  # polling a starting process: nothing to wait on but the clock
+                try:  # between polls, wait on the process itself: an early exit ends the wait at once
+                    self._proc.wait(0.2)
+                except subprocess.TimeoutExpired:
+                    pass
         self.stop()
         msg = f"{self._argv[0]} not ready within {self._timeout:g}s:\n{self.log_tail()}"
         raise RuntimeError(msg)
