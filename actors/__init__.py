@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from actors.dispatch import FRAMEWORK_ALIASES, InvokerSet
-from actors.facade import ModelServingInfrastructure, get_model_serving_infrastructure
-from actors.plugins import invoker_names, load_exporter, load_invoker, register_invoker_factory
-from actors.reply import AsyncReply, Reply, SyncReply
-from actors.runtime import NullSink, ServingRuntime
+from actorserve.actors.dispatch import FRAMEWORK_ALIASES, InvokerSet
+from actorserve.actors.facade import ModelServingInfrastructure, get_model_serving_infrastructure
+from actorserve.actors.plugins import invoker_names, load_exporter, load_invoker, register_invoker_factory
+from actorserve.actors.reply import AsyncReply, Reply, SyncReply
+from actorserve.actors.runtime import NullSink, ServingRuntime
 
 __all__ = [
     "FRAMEWORK_ALIASES",

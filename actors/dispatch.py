@@ -16,10 +16,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from actors.plugins import invoker_names, load_invoker
-from domain.entities import ModelRequest, ModelVersion
-from domain.errors import ConfigError
-from domain.ports import InvocationResult, ModelHandle, ModelInvoker
+from actorserve.actors.plugins import invoker_names, load_invoker
+from actorserve.domain.entities import ModelRequest, ModelVersion
+from actorserve.domain.errors import ConfigError
+from actorserve.domain.ports import InvocationResult, ModelHandle, ModelInvoker
 
 __all__ = ["FRAMEWORK_ALIASES", "InvokerSet"]
 

@@ -12,16 +12,16 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from actors.plugins import load_invoker
-from actors.runtime import ServingRuntime
-from domain.entities import (
+from actorserve.actors.plugins import load_invoker
+from actorserve.actors.runtime import ServingRuntime
+from actorserve.domain.entities import (
     ABTestConfig,
     EnsembleConfig,
     ModelResponse,
     ModelVersion,
     ShadowDeployment,
 )
-from domain.ports import ModelInvoker
+from actorserve.domain.ports import ModelInvoker
 
 __all__ = ["ModelServingInfrastructure", "get_model_serving_infrastructure"]
 

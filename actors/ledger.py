@@ -13,12 +13,12 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from actors.messages import Infer, VersionStats, Work, safe_tell
-from actors.requests import failed_response
-from domain.entities import ModelMetrics, ModelResponse, ModelVersion
-from domain.enums import ErrorCode, ModelStatus
-from domain.metrics import Ewma, MetricsRecorder, Outcome
-from domain.ports import Clock, MetricsSink
+from actorserve.actors.messages import Infer, VersionStats, Work, safe_tell
+from actorserve.actors.requests import failed_response
+from actorserve.domain.entities import ModelMetrics, ModelResponse, ModelVersion
+from actorserve.domain.enums import ErrorCode, ModelStatus
+from actorserve.domain.metrics import Ewma, MetricsRecorder, Outcome
+from actorserve.domain.ports import Clock, MetricsSink
 
 if TYPE_CHECKING:
     import pykka

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 import pykka
 
 if TYPE_CHECKING:
-    from actors.reply import Reply
-    from domain.entities import ModelMetrics, ModelRequest, ModelResponse, ModelVersion
-    from domain.enums import ModelStatus
-    from domain.metrics import Outcome
-    from domain.routing import RoutingRule
+    from actorserve.actors.reply import Reply
+    from actorserve.domain.entities import ModelMetrics, ModelRequest, ModelResponse, ModelVersion
+    from actorserve.domain.enums import ModelStatus
+    from actorserve.domain.metrics import Outcome
+    from actorserve.domain.routing import RoutingRule
 
 __all__ = [
     "CheckHealth",

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import cast
 
-from domain.errors import ConfigError
-from domain.ports import MetricsExporter, ModelInvoker
+from actorserve.domain.errors import ConfigError
+from actorserve.domain.ports import MetricsExporter, ModelInvoker
 
 __all__ = ["invoker_names", "load_exporter", "load_invoker", "register_invoker_factory"]
 

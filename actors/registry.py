@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from actors.base import ServingActor
-from actors.messages import (
+from actorserve.actors.base import ServingActor
+from actorserve.actors.messages import (
     Ended,
     Health,
     HealthReport,
@@ -25,15 +25,15 @@ from actors.messages import (
     WaitReady,
     safe_tell,
 )
-from actors.reply import Reply
-from actors.scheduler import Scheduler, TimerHandle
-from actors.tracking import ThreadTracker
-from actors.version import VersionActor, VersionDeps
-from domain.admission import RestartBudget
-from domain.entities import ModelMetrics, ModelVersion
-from domain.enums import ModelStatus
-from domain.lifecycle import ROUTABLE
-from domain.ports import Clock, CostCalculator, MetricsSink, ModelInvoker
+from actorserve.actors.reply import Reply
+from actorserve.actors.scheduler import Scheduler, TimerHandle
+from actorserve.actors.tracking import ThreadTracker
+from actorserve.actors.version import VersionActor, VersionDeps
+from actorserve.domain.admission import RestartBudget
+from actorserve.domain.entities import ModelMetrics, ModelVersion
+from actorserve.domain.enums import ModelStatus
+from actorserve.domain.lifecycle import ROUTABLE
+from actorserve.domain.ports import Clock, CostCalculator, MetricsSink, ModelInvoker
 
 if TYPE_CHECKING:
     import pykka

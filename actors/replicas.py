@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from actors.messages import Work
-from actors.tracking import ThreadTracker
-from actors.worker import WorkerActor
-from domain.admission import RestartBudget
-from domain.entities import ModelVersion
-from domain.ports import Clock, CostCalculator, ModelInvoker
+from actorserve.actors.messages import Work
+from actorserve.actors.tracking import ThreadTracker
+from actorserve.actors.worker import WorkerActor
+from actorserve.domain.admission import RestartBudget
+from actorserve.domain.entities import ModelVersion
+from actorserve.domain.ports import Clock, CostCalculator, ModelInvoker
 
 if TYPE_CHECKING:
     import pykka

@@ -11,13 +11,13 @@ from typing import Any
 
 import pykka
 
-from actors.experiments.base import ServeExperiment
-from actors.messages import Route
-from actors.reply import AsyncReply, Reply, SyncReply
-from actors.requests import RequestIds, check_request, failed_response
-from domain.entities import ModelRequest, ModelResponse
-from domain.enums import ErrorCode
-from domain.ports import Clock
+from actorserve.actors.experiments.base import ServeExperiment
+from actorserve.actors.messages import Route
+from actorserve.actors.reply import AsyncReply, Reply, SyncReply
+from actorserve.actors.requests import RequestIds, check_request, failed_response
+from actorserve.domain.entities import ModelRequest, ModelResponse
+from actorserve.domain.enums import ErrorCode
+from actorserve.domain.ports import Clock
 
 __all__ = ["GRACE_S", "RequestPath"]
 

@@ -10,9 +10,9 @@ import itertools
 import math
 import uuid
 
-from domain.entities import ModelResponse
-from domain.enums import ErrorCode
-from domain.ports import Clock
+from actorserve.domain.entities import ModelResponse
+from actorserve.domain.enums import ErrorCode
+from actorserve.domain.ports import Clock
 
 __all__ = ["RequestIds", "check_request", "failed_response"]
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pykka
 
-from actors.base import ServingActor
-from actors.messages import (
+from actorserve.actors.base import ServingActor
+from actorserve.actors.messages import (
     Drain,
     Infer,
     Route,
@@ -23,12 +23,12 @@ from actors.messages import (
     VersionStats,
     safe_tell,
 )
-from actors.requests import failed_response
-from actors.tracking import ThreadTracker
-from domain.enums import ErrorCode, ModelStatus
-from domain.lifecycle import ROUTABLE
-from domain.ports import Clock, RandomSource
-from domain.routing import Candidate, RoutingPolicy, RoutingRule, ThompsonPolicy, make_policy
+from actorserve.actors.requests import failed_response
+from actorserve.actors.tracking import ThreadTracker
+from actorserve.domain.enums import ErrorCode, ModelStatus
+from actorserve.domain.lifecycle import ROUTABLE
+from actorserve.domain.ports import Clock, RandomSource
+from actorserve.domain.routing import Candidate, RoutingPolicy, RoutingRule, ThompsonPolicy, make_policy
 
 __all__ = ["RouterActor"]
 

@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 
 import pykka
 
-from actors.clock import SystemClock
-from actors.dispatch import InvokerSet
-from actors.experiments.api import Experiments
-from actors.experiments.base import ExperimentDeps
-from actors.messages import (
+from actorserve.actors.clock import SystemClock
+from actorserve.actors.dispatch import InvokerSet
+from actorserve.actors.experiments.api import Experiments
+from actorserve.actors.experiments.base import ExperimentDeps
+from actorserve.actors.messages import (
     GetMetrics,
     Health,
     ListVersions,
@@ -25,22 +25,22 @@ from actors.messages import (
     Unload,
     WaitReady,
 )
-from actors.plugins import load_exporter
-from actors.registry import RegistryActor
-from actors.reply import SyncReply
-from actors.request_path import RequestPath
-from actors.requests import RequestIds
-from actors.router import RouterActor
-from actors.scheduler import Scheduler
-from actors.sinks import NullSink, SinkFanout
-from actors.tracking import ThreadTracker
-from actors.worker import describe_exception
-from domain.cost import PriceTable
-from domain.entities import ModelMetrics, ModelVersion
-from domain.enums import RoutingStrategy
-from domain.errors import ConfigError
-from domain.ports import Clock, CostCalculator, MetricsExporter, MetricsSink, ModelInvoker, RandomSource
-from domain.routing import RoutingRule
+from actorserve.actors.plugins import load_exporter
+from actorserve.actors.registry import RegistryActor
+from actorserve.actors.reply import SyncReply
+from actorserve.actors.request_path import RequestPath
+from actorserve.actors.requests import RequestIds
+from actorserve.actors.router import RouterActor
+from actorserve.actors.scheduler import Scheduler
+from actorserve.actors.sinks import NullSink, SinkFanout
+from actorserve.actors.tracking import ThreadTracker
+from actorserve.actors.worker import describe_exception
+from actorserve.domain.cost import PriceTable
+from actorserve.domain.entities import ModelMetrics, ModelVersion
+from actorserve.domain.enums import RoutingStrategy
+from actorserve.domain.errors import ConfigError
+from actorserve.domain.ports import Clock, CostCalculator, MetricsExporter, MetricsSink, ModelInvoker, RandomSource
+from actorserve.domain.routing import RoutingRule
 
 __all__ = ["NullSink", "ServingRuntime"]
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from domain.ports import Clock
+from actorserve.domain.ports import Clock
 
 __all__ = ["Scheduler", "TimerHandle"]
 

@@ -6,10 +6,10 @@ import logging
 import threading
 from collections.abc import Sequence
 
-from domain.entities import ModelVersion
-from domain.enums import ModelStatus
-from domain.metrics import Outcome
-from domain.ports import MetricsSink
+from actorserve.domain.entities import ModelVersion
+from actorserve.domain.enums import ModelStatus
+from actorserve.domain.metrics import Outcome
+from actorserve.domain.ports import MetricsSink
 
 __all__ = ["NullSink", "SinkFanout"]
 

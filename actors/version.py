@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from actors.base import ServingActor
-from actors.ledger import VersionLedger
-from actors.messages import (
+from actorserve.actors.base import ServingActor
+from actorserve.actors.ledger import VersionLedger
+from actorserve.actors.messages import (
     CheckHealth,
     Done,
     Drain,
@@ -36,17 +36,17 @@ from actors.messages import (
     WorkerCrashed,
     safe_tell,
 )
-from actors.replicas import ReplicaPool, WorkerFactory
-from actors.scheduler import Scheduler, TimerHandle
-from actors.tracking import ThreadTracker
-from actors.worker import describe_exception
-from domain.admission import Admit, BatchQueue
-from domain.entities import ModelMetrics, ModelVersion
-from domain.enums import ErrorCode, ModelStatus
-from domain.health import ProbeSummary, ProbeTracker
-from domain.lifecycle import ROUTABLE, LifecycleEvent, transition
-from domain.metrics import Outcome
-from domain.ports import Clock, CostCalculator, MetricsSink, ModelInvoker
+from actorserve.actors.replicas import ReplicaPool, WorkerFactory
+from actorserve.actors.scheduler import Scheduler, TimerHandle
+from actorserve.actors.tracking import ThreadTracker
+from actorserve.actors.worker import describe_exception
+from actorserve.domain.admission import Admit, BatchQueue
+from actorserve.domain.entities import ModelMetrics, ModelVersion
+from actorserve.domain.enums import ErrorCode, ModelStatus
+from actorserve.domain.health import ProbeSummary, ProbeTracker
+from actorserve.domain.lifecycle import ROUTABLE, LifecycleEvent, transition
+from actorserve.domain.metrics import Outcome
+from actorserve.domain.ports import Clock, CostCalculator, MetricsSink, ModelInvoker
 
 if TYPE_CHECKING:
     import pykka

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from actors.base import ServingActor
-from actors.messages import (
+from actorserve.actors.base import ServingActor
+from actorserve.actors.messages import (
     CheckHealth,
     Done,
     HealthChecked,
@@ -20,12 +20,12 @@ from actors.messages import (
     WorkerCrashed,
     safe_tell,
 )
-from actors.tracking import ThreadTracker
-from domain.entities import ModelResponse, ModelVersion
-from domain.enums import ErrorCode
-from domain.errors import InvocationError
-from domain.metrics import Outcome
-from domain.ports import Clock, CostCalculator, InvocationResult, ModelHandle, ModelInvoker
+from actorserve.actors.tracking import ThreadTracker
+from actorserve.domain.entities import ModelResponse, ModelVersion
+from actorserve.domain.enums import ErrorCode
+from actorserve.domain.errors import InvocationError
+from actorserve.domain.metrics import Outcome
+from actorserve.domain.ports import Clock, CostCalculator, InvocationResult, ModelHandle, ModelInvoker
 
 if TYPE_CHECKING:
     import pykka

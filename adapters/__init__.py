@@ -6,13 +6,13 @@ this package needs none of them.
 
 from __future__ import annotations
 
-from adapters.onnx_invoker import OnnxInvoker
-from adapters.openai_invoker import OpenAIInvoker
-from adapters.prometheus_exporter import PrometheusExporter
-from adapters.simulated import MockModelInvoker, SimulatedInvoker, SimulationSettings
-from adapters.sklearn_invoker import SklearnInvoker
-from adapters.tfserving_invoker import TFServingInvoker
-from adapters.v2_invoker import V2Invoker
+from actorserve.adapters.onnx_invoker import OnnxInvoker
+from actorserve.adapters.openai_invoker import OpenAIInvoker
+from actorserve.adapters.prometheus_exporter import PrometheusExporter
+from actorserve.adapters.simulated import MockModelInvoker, SimulatedInvoker, SimulationSettings
+from actorserve.adapters.sklearn_invoker import SklearnInvoker
+from actorserve.adapters.tfserving_invoker import TFServingInvoker
+from actorserve.adapters.v2_invoker import V2Invoker
 
 __all__ = [
     "MockModelInvoker",

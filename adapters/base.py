@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.entities import ModelRequest
-from domain.ports import InvocationResult, ModelHandle
+from actorserve.domain.entities import ModelRequest
+from actorserve.domain.ports import InvocationResult, ModelHandle
 
 __all__ = ["BatchInvoker"]
 

@@ -16,12 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from actors import InvokerSet, ServingRuntime, invoker_names, load_invoker
-from adapters.config import AppConfig, ExperimentConfig, load_config
-from adapters.reports import experiment_report
-from domain.entities import ModelMetrics, ModelVersion
-from domain.enums import ErrorCode, ModelStatus
-from domain.errors import ConfigError
+from actorserve.actors import InvokerSet, ServingRuntime, invoker_names, load_invoker
+from actorserve.adapters.config import AppConfig, ExperimentConfig, load_config
+from actorserve.adapters.reports import experiment_report
+from actorserve.domain.entities import ModelMetrics, ModelVersion
+from actorserve.domain.enums import ErrorCode, ModelStatus
+from actorserve.domain.errors import ConfigError
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -16,11 +16,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from domain.config import ServingConfig
-from domain.entities import ModelVersion
-from domain.enums import ModelStatus, ModelType, RoutingStrategy, coerce_enum
-from domain.errors import ConfigError
-from domain.routing import RoutingRule
+from actorserve.domain.config import ServingConfig
+from actorserve.domain.entities import ModelVersion
+from actorserve.domain.enums import ModelStatus, ModelType, RoutingStrategy, coerce_enum
+from actorserve.domain.errors import ConfigError
+from actorserve.domain.routing import RoutingRule
 
 __all__ = [
     "AppConfig",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import ConfigError
+from actorserve.domain.errors import ConfigError
 
 __all__ = ["missing_extra"]
 

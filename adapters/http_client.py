@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import BatchInvoker
-from adapters.extras import missing_extra
-from adapters.params import param, secret
-from domain.entities import ModelVersion
-from domain.enums import ErrorCode
-from domain.errors import ConfigError, InvocationError
-from domain.ports import InvocationResult, ModelHandle
+from actorserve.adapters.base import BatchInvoker
+from actorserve.adapters.extras import missing_extra
+from actorserve.adapters.params import param, secret
+from actorserve.domain.entities import ModelVersion
+from actorserve.domain.enums import ErrorCode
+from actorserve.domain.errors import ConfigError, InvocationError
+from actorserve.domain.ports import InvocationResult, ModelHandle
 
 __all__ = ["ClientSet", "Connection", "HttpBackend", "code_for_status", "redact"]
 

@@ -21,13 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import BatchInvoker
-from adapters.extras import missing_extra
-from adapters.params import model_path, param
-from domain.entities import JSONValue, ModelRequest, ModelVersion
-from domain.enums import ErrorCode
-from domain.errors import ConfigError, InvocationError, ModelLoadError
-from domain.ports import InvocationResult, ModelHandle
+from actorserve.adapters.base import BatchInvoker
+from actorserve.adapters.extras import missing_extra
+from actorserve.adapters.params import model_path, param
+from actorserve.domain.entities import JSONValue, ModelRequest, ModelVersion
+from actorserve.domain.enums import ErrorCode
+from actorserve.domain.errors import ConfigError, InvocationError, ModelLoadError
+from actorserve.domain.ports import InvocationResult, ModelHandle
 
 if TYPE_CHECKING:
     import numpy as np

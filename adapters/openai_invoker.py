@@ -25,13 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.extras import missing_extra
-from adapters.http_client import ClientSet, code_for_status, redact
-from adapters.params import param, secret
-from domain.entities import ModelRequest, ModelVersion
-from domain.enums import ErrorCode, ModelType
-from domain.errors import ConfigError, InvocationError, ModelLoadError
-from domain.ports import InvocationResult, ModelHandle
+from actorserve.adapters.extras import missing_extra
+from actorserve.adapters.http_client import ClientSet, code_for_status, redact
+from actorserve.adapters.params import param, secret
+from actorserve.domain.entities import ModelRequest, ModelVersion
+from actorserve.domain.enums import ErrorCode, ModelType
+from actorserve.domain.errors import ConfigError, InvocationError, ModelLoadError
+from actorserve.domain.ports import InvocationResult, ModelHandle
 
 __all__ = ["OpenAIInvoker"]
 

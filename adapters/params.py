@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from domain.entities import ModelVersion
-from domain.errors import ConfigError
+from actorserve.domain.entities import ModelVersion
+from actorserve.domain.errors import ConfigError
 
 __all__ = ["model_path", "param", "secret"]
 

@@ -26,11 +26,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.extras import missing_extra
-from domain.entities import ModelVersion
-from domain.enums import ModelStatus
-from domain.errors import ConfigError
-from domain.metrics import Outcome
+from actorserve.adapters.extras import missing_extra
+from actorserve.domain.entities import ModelVersion
+from actorserve.domain.enums import ModelStatus
+from actorserve.domain.errors import ConfigError
+from actorserve.domain.metrics import Outcome
 
 __all__ = ["LATENCY_BUCKETS_S", "PrometheusExporter"]
 

@@ -9,10 +9,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
-from domain.entities import ModelRequest, ModelVersion
-from domain.enums import ErrorCode, ModelType
-from domain.errors import ConfigError
-from domain.ports import InvocationResult, ModelHandle
+from actorserve.domain.entities import ModelRequest, ModelVersion
+from actorserve.domain.enums import ErrorCode, ModelType
+from actorserve.domain.errors import ConfigError
+from actorserve.domain.ports import InvocationResult, ModelHandle
 
 __all__ = ["MockModelInvoker", "SimulatedInvoker", "SimulationSettings"]
 

@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import BatchInvoker
-from adapters.extras import missing_extra
-from adapters.params import model_path, param
-from domain.entities import ModelRequest, ModelVersion
-from domain.enums import ErrorCode
-from domain.errors import ConfigError, ModelLoadError
-from domain.ports import InvocationResult, ModelHandle
+from actorserve.adapters.base import BatchInvoker
+from actorserve.adapters.extras import missing_extra
+from actorserve.adapters.params import model_path, param
+from actorserve.domain.entities import ModelRequest, ModelVersion
+from actorserve.domain.enums import ErrorCode
+from actorserve.domain.errors import ConfigError, ModelLoadError
+from actorserve.domain.ports import InvocationResult, ModelHandle
 
 __all__ = ["SklearnInvoker"]
 

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from itertools import accumulate
 
-from domain.entities import JSONValue
+from actorserve.domain.entities import JSONValue
 
 __all__ = [
     "V2_DATATYPES",

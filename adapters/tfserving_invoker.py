@@ -15,13 +15,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adapters.http_client import Connection, HttpBackend
-from adapters.params import param
-from adapters.tensors import TensorError, flatten, split_rows
-from domain.entities import ModelRequest, ModelVersion
-from domain.enums import ErrorCode
-from domain.errors import InvocationError, ModelLoadError
-from domain.ports import InvocationResult, ModelHandle
+from actorserve.adapters.http_client import Connection, HttpBackend
+from actorserve.adapters.params import param
+from actorserve.adapters.tensors import TensorError, flatten, split_rows
+from actorserve.domain.entities import ModelRequest, ModelVersion
+from actorserve.domain.enums import ErrorCode
+from actorserve.domain.errors import InvocationError, ModelLoadError
+from actorserve.domain.ports import InvocationResult, ModelHandle
 
 __all__ = ["TFServingInvoker"]
 

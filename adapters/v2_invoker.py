@@ -23,13 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.http_client import Connection, HttpBackend
-from adapters.params import param
-from adapters.tensors import TensorError, check_elements, datatype_of, flatten, reshape, shape_of, split_rows
-from domain.entities import JSONValue, ModelRequest, ModelVersion
-from domain.enums import ErrorCode
-from domain.errors import ConfigError, InvocationError, ModelLoadError
-from domain.ports import InvocationResult, ModelHandle
+from actorserve.adapters.http_client import Connection, HttpBackend
+from actorserve.adapters.params import param
+from actorserve.adapters.tensors import TensorError, check_elements, datatype_of, flatten, reshape, shape_of, split_rows
+from actorserve.domain.entities import JSONValue, ModelRequest, ModelVersion
+from actorserve.domain.enums import ErrorCode
+from actorserve.domain.errors import ConfigError, InvocationError, ModelLoadError
+from actorserve.domain.ports import InvocationResult, ModelHandle
 
 __all__ = ["V2Invoker"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from actors import ServingRuntime
+from actorserve.actors import ServingRuntime
+from actorserve.domain import ModelRequest, ModelStatus, ModelType, ModelVersion, ServingConfig
+from actorserve.domain.ports import ModelInvoker
 from benchmarks.peers.bare_pykka import BarePykkaChain
 from benchmarks.peers.shared_lock import SharedLockServing
-from domain import ModelRequest, ModelStatus, ModelType, ModelVersion, ServingConfig
-from domain.ports import ModelInvoker
 
 IN_PROCESS = ("direct", "bare-pykka", "shared-lock", "actorserve", "actorserve-async")
 

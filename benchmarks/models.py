@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from domain import InvocationResult, ModelRequest, ModelVersion
+from actorserve.domain import InvocationResult, ModelRequest, ModelVersion
 
 _RESULT = InvocationResult(output=1)
 

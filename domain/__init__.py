@@ -5,9 +5,9 @@ Nothing here blocks, spawns, or reads a clock or a random source of its own.
 
 from __future__ import annotations
 
-from domain.config import ServingConfig
-from domain.cost import Price, PriceTable
-from domain.entities import (
+from actorserve.domain.config import ServingConfig
+from actorserve.domain.cost import Price, PriceTable
+from actorserve.domain.entities import (
     ABTestConfig,
     EnsembleConfig,
     JSONValue,
@@ -17,11 +17,11 @@ from domain.entities import (
     ModelVersion,
     ShadowDeployment,
 )
-from domain.enums import ErrorCode, ModelStatus, ModelType, RoutingStrategy, ServingStrategy, coerce_enum
-from domain.errors import ActorServeError, ConfigError, InvocationError, LifecycleError, ModelLoadError
-from domain.lifecycle import ROUTABLE, LifecycleEvent, transition
-from domain.metrics import Ewma, LatencyHistogram, MetricsRecorder, Outcome
-from domain.ports import (
+from actorserve.domain.enums import ErrorCode, ModelStatus, ModelType, RoutingStrategy, ServingStrategy, coerce_enum
+from actorserve.domain.errors import ActorServeError, ConfigError, InvocationError, LifecycleError, ModelLoadError
+from actorserve.domain.lifecycle import ROUTABLE, LifecycleEvent, transition
+from actorserve.domain.metrics import Ewma, LatencyHistogram, MetricsRecorder, Outcome
+from actorserve.domain.ports import (
     Clock,
     CostCalculator,
     InvocationResult,
@@ -32,7 +32,7 @@ from domain.ports import (
     RandomSource,
     StateStore,
 )
-from domain.routing import Candidate, RoutingRule, make_policy
+from actorserve.domain.routing import Candidate, RoutingRule, make_policy
 
 __all__ = [
     "ROUTABLE",

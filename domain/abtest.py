@@ -13,10 +13,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from domain.enums import ErrorCode
-from domain.errors import ConfigError
-from domain.metrics import LatencyHistogram
-from domain.stats import Comparison, RunningStats, compare_means, compare_rates, sample_ratio_mismatch
+from actorserve.domain.enums import ErrorCode
+from actorserve.domain.errors import ConfigError
+from actorserve.domain.metrics import LatencyHistogram
+from actorserve.domain.stats import Comparison, RunningStats, compare_means, compare_rates, sample_ratio_mismatch
 
 __all__ = ["ABTestSpec", "ArmStats", "analyze", "arm_label", "assign"]
 

@@ -14,7 +14,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from domain.config import ServingConfig
+    from actorserve.domain.config import ServingConfig
 
 __all__ = ["Admit", "BatchQueue", "Queued", "RestartBudget", "Take"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from domain.errors import ConfigError
-from domain.metrics import LatencyHistogram
+from actorserve.domain.errors import ConfigError
+from actorserve.domain.metrics import LatencyHistogram
 
 __all__ = ["CanarySpec", "Gate", "Window", "evaluate"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from domain.errors import ConfigError
+from actorserve.domain.errors import ConfigError
 
 __all__ = ["ServingConfig"]
 

@@ -6,8 +6,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from domain.entities import ModelVersion
-from domain.errors import ConfigError
+from actorserve.domain.entities import ModelVersion
+from actorserve.domain.errors import ConfigError
 
 __all__ = ["Price", "PriceTable"]
 

@@ -11,8 +11,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from domain.enums import ErrorCode
-from domain.errors import ConfigError
+from actorserve.domain.enums import ErrorCode
+from actorserve.domain.errors import ConfigError
 
 __all__ = ["METHODS", "Decision", "EnsembleSpec", "Vote", "average", "decide"]
 

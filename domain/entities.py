@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeAlias
 
-from domain.config import ServingConfig
-from domain.enums import ErrorCode, ModelStatus, ModelType, RoutingStrategy, coerce_enum
-from domain.errors import ConfigError
+from actorserve.domain.config import ServingConfig
+from actorserve.domain.enums import ErrorCode, ModelStatus, ModelType, RoutingStrategy, coerce_enum
+from actorserve.domain.errors import ConfigError
 
 __all__ = [
     "ABTestConfig",

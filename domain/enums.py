@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import TypeVar
 
-from domain.errors import ConfigError
+from actorserve.domain.errors import ConfigError
 
 __all__ = [
     "ErrorCode",

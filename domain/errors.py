@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from domain.enums import ErrorCode
+    from actorserve.domain.enums import ErrorCode
 
 __all__ = [
     "ActorServeError",

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-from domain.enums import ModelStatus
-from domain.errors import LifecycleError
+from actorserve.domain.enums import ModelStatus
+from actorserve.domain.errors import LifecycleError
 
 __all__ = [
     "ROUTABLE",

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.entities import ModelMetrics
-from domain.enums import ErrorCode, ModelStatus
+from actorserve.domain.entities import ModelMetrics
+from actorserve.domain.enums import ErrorCode, ModelStatus
 
 __all__ = ["Ewma", "LatencyHistogram", "MetricsRecorder", "Outcome"]
 

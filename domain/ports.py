@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeAlias
 
-from domain.entities import JSONValue, ModelRequest, ModelVersion
-from domain.enums import ErrorCode, ModelStatus
-from domain.metrics import Outcome
+from actorserve.domain.entities import JSONValue, ModelRequest, ModelVersion
+from actorserve.domain.enums import ErrorCode, ModelStatus
+from actorserve.domain.metrics import Outcome
 
 __all__ = [
     "Clock",

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from domain.enums import RoutingStrategy, coerce_enum
-from domain.errors import ConfigError
-from domain.ports import RandomSource
+from actorserve.domain.enums import RoutingStrategy, coerce_enum
+from actorserve.domain.errors import ConfigError
+from actorserve.domain.ports import RandomSource
 
 __all__ = [
     "BanditSettings",

@@ -6,7 +6,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from domain.metrics import LatencyHistogram
+from actorserve.domain.metrics import LatencyHistogram
 
 __all__ = ["ShadowStats", "outputs_agree"]
 

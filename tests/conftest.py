@@ -7,7 +7,7 @@ from typing import Any
 import pykka
 import pytest
 
-from actors import ServingRuntime
+from actorserve.actors import ServingRuntime
 
 
 @pytest.fixture(autouse=True)

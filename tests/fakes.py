@@ -9,8 +9,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from actors.reply import SyncReply
-from domain import InvocationResult, ModelRequest, ModelStatus, ModelType, ModelVersion, Outcome, ServingConfig
+from actorserve.actors.reply import SyncReply
+from actorserve.domain import (
+    InvocationResult,
+    ModelRequest,
+    ModelStatus,
+    ModelType,
+    ModelVersion,
+    Outcome,
+    ServingConfig,
+)
 
 
 class FakeClock:
@@ -255,7 +263,7 @@ def make_version(
 
 
 if TYPE_CHECKING:
-    from actors import ServingRuntime
+    from actorserve.actors import ServingRuntime
 
 
 def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:

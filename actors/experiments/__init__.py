@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from actors.experiments.ab import ABTestActor
-from actors.experiments.api import Experiments
-from actors.experiments.canary import CanaryActor
-from actors.experiments.ensemble import EnsembleActor
-from actors.experiments.shadow import ShadowActor, ShadowSpec
+from actorserve.actors.experiments.ab import ABTestActor
+from actorserve.actors.experiments.api import Experiments
+from actorserve.actors.experiments.canary import CanaryActor
+from actorserve.actors.experiments.ensemble import EnsembleActor
+from actorserve.actors.experiments.shadow import ShadowActor, ShadowSpec
 
 __all__ = ["ABTestActor", "CanaryActor", "EnsembleActor", "Experiments", "ShadowActor", "ShadowSpec"]

@@ -5,15 +5,15 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 
-from actors.experiments.base import (
+from actorserve.actors.experiments.base import (
     ExperimentActor,
     ExperimentDeps,
     ObservedReply,
     RecordOutcome,
     ServeExperiment,
 )
-from domain.abtest import ABTestSpec, ArmStats, analyze, assign
-from domain.entities import ModelResponse
+from actorserve.domain.abtest import ABTestSpec, ArmStats, analyze, assign
+from actorserve.domain.entities import ModelResponse
 
 __all__ = ["ABTestActor"]
 

@@ -11,20 +11,27 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
-from actors.experiments.ab import ABTestActor
-from actors.experiments.base import Analyze, ExperimentActor, ExperimentDeps, RecordOutcome, Settle, StopExperiment
-from actors.experiments.canary import CanaryActor
-from actors.experiments.ensemble import EnsembleActor
-from actors.experiments.shadow import ShadowActor, ShadowSpec
-from actors.reply import SyncReply
-from domain.abtest import ABTestSpec
-from domain.canary import CanarySpec
-from domain.ensemble import EnsembleSpec
-from domain.entities import ModelResponse
-from domain.errors import ConfigError
+from actorserve.actors.experiments.ab import ABTestActor
+from actorserve.actors.experiments.base import (
+    Analyze,
+    ExperimentActor,
+    ExperimentDeps,
+    RecordOutcome,
+    Settle,
+    StopExperiment,
+)
+from actorserve.actors.experiments.canary import CanaryActor
+from actorserve.actors.experiments.ensemble import EnsembleActor
+from actorserve.actors.experiments.shadow import ShadowActor, ShadowSpec
+from actorserve.actors.reply import SyncReply
+from actorserve.domain.abtest import ABTestSpec
+from actorserve.domain.canary import CanarySpec
+from actorserve.domain.ensemble import EnsembleSpec
+from actorserve.domain.entities import ModelResponse
+from actorserve.domain.errors import ConfigError
 
 if TYPE_CHECKING:
-    from actors.runtime import ServingRuntime
+    from actorserve.actors.runtime import ServingRuntime
 
 __all__ = ["Experiments"]
 

@@ -7,14 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from actors.base import ServingActor
-from actors.messages import Route, UnexpectedMessageError, safe_tell
-from actors.reply import Reply
-from actors.requests import failed_response
-from actors.tracking import ThreadTracker
-from domain.entities import ModelRequest, ModelResponse
-from domain.enums import ErrorCode
-from domain.ports import Clock
+from actorserve.actors.base import ServingActor
+from actorserve.actors.messages import Route, UnexpectedMessageError, safe_tell
+from actorserve.actors.reply import Reply
+from actorserve.actors.requests import failed_response
+from actorserve.actors.tracking import ThreadTracker
+from actorserve.domain.entities import ModelRequest, ModelResponse
+from actorserve.domain.enums import ErrorCode
+from actorserve.domain.ports import Clock
 
 if TYPE_CHECKING:
     import pykka

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import random
 
-from actors.experiments.base import ExperimentActor, ExperimentDeps, ObservedReply, ServeExperiment
-from actors.messages import Unload, safe_tell
-from actors.reply import Reply
-from domain.canary import CanarySpec, Window, evaluate
-from domain.entities import ModelResponse
+from actorserve.actors.experiments.base import ExperimentActor, ExperimentDeps, ObservedReply, ServeExperiment
+from actorserve.actors.messages import Unload, safe_tell
+from actorserve.actors.reply import Reply
+from actorserve.domain.canary import CanarySpec, Window, evaluate
+from actorserve.domain.entities import ModelResponse
 
 __all__ = ["CanaryActor"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from actors.experiments.base import ExperimentActor, ExperimentDeps, ObservedReply, ServeExperiment
-from actors.reply import Reply
-from domain.ensemble import EnsembleSpec, Vote, decide
-from domain.entities import ModelResponse
-from domain.enums import ErrorCode
+from actorserve.actors.experiments.base import ExperimentActor, ExperimentDeps, ObservedReply, ServeExperiment
+from actorserve.actors.reply import Reply
+from actorserve.domain.ensemble import EnsembleSpec, Vote, decide
+from actorserve.domain.entities import ModelResponse
+from actorserve.domain.enums import ErrorCode
 
 __all__ = ["EnsembleActor"]
 

@@ -6,10 +6,10 @@ import random
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-from actors.experiments.base import ExperimentActor, ExperimentDeps, ObservedReply, ServeExperiment
-from domain.entities import ModelResponse
-from domain.errors import ConfigError
-from domain.shadow import ShadowStats
+from actorserve.actors.experiments.base import ExperimentActor, ExperimentDeps, ObservedReply, ServeExperiment
+from actorserve.domain.entities import ModelResponse
+from actorserve.domain.errors import ConfigError
+from actorserve.domain.shadow import ShadowStats
 
 __all__ = ["ShadowActor", "ShadowSpec"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pykka
 
-from domain import ModelRequest, ModelStatus, ModelType, ModelVersion
-from domain.ports import ModelInvoker
+from actorserve.domain import ModelRequest, ModelStatus, ModelType, ModelVersion
+from actorserve.domain.ports import ModelInvoker
 
 _VERSION = ModelVersion("bare", "bare", "1", ModelType.CUSTOM_MODEL, ModelStatus.READY)
 

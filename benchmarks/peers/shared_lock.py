@@ -12,8 +12,8 @@ import time
 import uuid
 from collections import deque
 
-from domain import ModelRequest, ModelResponse, ModelStatus, ModelVersion
-from domain.ports import ModelInvoker
+from actorserve.domain import ModelRequest, ModelResponse, ModelStatus, ModelVersion
+from actorserve.domain.ports import ModelInvoker
 
 
 class SharedLockServing:

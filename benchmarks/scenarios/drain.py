@@ -6,12 +6,12 @@ import threading
 import time
 from collections import Counter
 
-from actors import NullSink, ServingRuntime
+from actorserve.actors import NullSink, ServingRuntime
+from actorserve.domain import ModelStatus, ModelVersion
 from benchmarks.contenders import version
 from benchmarks.context import Context
 from benchmarks.harness import ScenarioResult, Target
 from benchmarks.models import SleepIO
-from domain import ModelStatus, ModelVersion
 
 
 class _StopWatch(NullSink):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from actors import ServingRuntime
-from adapters import SimulatedInvoker
+from actorserve.actors import ServingRuntime
+from actorserve.adapters import SimulatedInvoker
 from benchmarks.contenders import version
 from benchmarks.context import Context
 from benchmarks.harness import Run, ScenarioResult, Target, interleave, median_summary, sequential

@@ -14,11 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from actors import ServingRuntime
+from actorserve.actors import ServingRuntime
+from actorserve.domain import ModelRequest
 from benchmarks.contenders import Contender, version
 from benchmarks.context import Context
 from benchmarks.harness import ScenarioResult, Target, median_summary
-from domain import ModelRequest
 
 
 def build_dense(path: Path, dim: int) -> None:
@@ -49,7 +49,7 @@ class SharedSession(Contender):
     name = "shared session (direct)"
 
     def __init__(self, path: Path, row: list[list[float]]) -> None:
-        from adapters.onnx_invoker import OnnxInvoker
+        from actorserve.adapters.onnx_invoker import OnnxInvoker
 
         self._invoker = OnnxInvoker()
         v = version()

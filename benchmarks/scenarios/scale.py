@@ -7,7 +7,7 @@ import random
 import threading
 import time
 
-from actors import ServingRuntime
+from actorserve.actors import ServingRuntime
 from benchmarks.contenders import version
 from benchmarks.context import Context
 from benchmarks.harness import Run, ScenarioResult, Target, rss_bytes

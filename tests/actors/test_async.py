@@ -4,8 +4,8 @@ import asyncio
 import threading
 from collections.abc import Callable
 
-from actors import ServingRuntime
-from domain import ErrorCode
+from actorserve.actors import ServingRuntime
+from actorserve.domain import ErrorCode
 from tests.fakes import FakeInvoker, make_version
 
 Factory = Callable[..., ServingRuntime]

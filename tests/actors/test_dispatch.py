@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from actors import ServingRuntime
-from actors.dispatch import InvokerSet
-from actors.plugins import invoker_names, load_invoker, register_invoker_factory
-from domain import ConfigError, ModelRequest
+from actorserve.actors import ServingRuntime
+from actorserve.actors.dispatch import InvokerSet
+from actorserve.actors.plugins import invoker_names, load_invoker, register_invoker_factory
+from actorserve.domain import ConfigError, ModelRequest
 from tests.fakes import FakeInvoker, make_version
 
 

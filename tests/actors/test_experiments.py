@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from actors import ServingRuntime
-from adapters import SimulatedInvoker
-from domain import ErrorCode, ModelResponse, ModelStatus, ModelType, ModelVersion
+from actorserve.actors import ServingRuntime
+from actorserve.adapters import SimulatedInvoker
+from actorserve.domain import ErrorCode, ModelResponse, ModelStatus, ModelType, ModelVersion
 from tests.fakes import FakeInvoker, RecordingSink, SkewClock, VersionGatedInvoker, make_version, status
 
 Factory = Callable[..., ServingRuntime]

@@ -7,9 +7,17 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from actors import ModelServingInfrastructure, get_model_serving_infrastructure
-from adapters import SimulatedInvoker
-from domain import ABTestConfig, ErrorCode, InvocationResult, ModelRequest, ModelStatus, ModelType, ModelVersion
+from actorserve.actors import ModelServingInfrastructure, get_model_serving_infrastructure
+from actorserve.adapters import SimulatedInvoker
+from actorserve.domain import (
+    ABTestConfig,
+    ErrorCode,
+    InvocationResult,
+    ModelRequest,
+    ModelStatus,
+    ModelType,
+    ModelVersion,
+)
 from tests.fakes import FakeInvoker, make_version, status
 
 

@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from actors import ServingRuntime
-from domain.health import ProbeTracker
+from actorserve.actors import ServingRuntime
+from actorserve.domain.health import ProbeTracker
 from tests.fakes import FakeInvoker, eventually, make_version, submit_many
 
 
@@ -26,7 +26,7 @@ def test_an_optional_version_alone_does_not_make_the_runtime_ready() -> None:
 
 
 def test_a_required_version_that_failed_makes_the_runtime_unready() -> None:
-    from actors.dispatch import InvokerSet
+    from actorserve.actors.dispatch import InvokerSet
 
     good, bad = FakeInvoker(), FakeInvoker(load_fail_times=100)
     with ServingRuntime(InvokerSet({"bad": bad}, default=good)) as rt:

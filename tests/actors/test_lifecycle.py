@@ -3,8 +3,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from actors import ServingRuntime
-from domain import ErrorCode, ModelStatus
+from actorserve.actors import ServingRuntime
+from actorserve.domain import ErrorCode, ModelStatus
 from tests.fakes import FakeInvoker, RecordingSink, make_version, status
 
 Factory = Callable[..., ServingRuntime]

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import pykka
 
-from actors.clock import SystemClock
-from actors.messages import Route, StatusChanged, VersionAdded
-from actors.reply import AsyncReply, SyncReply
-from actors.router import RouterActor
-from actors.scheduler import Scheduler
-from actors.tracking import ThreadTracker
-from domain import ErrorCode, ModelRequest, ModelResponse, ModelStatus
+from actorserve.actors.clock import SystemClock
+from actorserve.actors.messages import Route, StatusChanged, VersionAdded
+from actorserve.actors.reply import AsyncReply, SyncReply
+from actorserve.actors.router import RouterActor
+from actorserve.actors.scheduler import Scheduler
+from actorserve.actors.tracking import ThreadTracker
+from actorserve.domain import ErrorCode, ModelRequest, ModelResponse, ModelStatus
 from tests.fakes import make_version
 
 

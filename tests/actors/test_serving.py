@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from actors import ServingRuntime
-from domain import ErrorCode, ModelResponse, ModelStatus, RoutingStrategy
+from actorserve.actors import ServingRuntime
+from actorserve.domain import ErrorCode, ModelResponse, ModelStatus, RoutingStrategy
 from tests.fakes import FakeInvoker, RecordingSink, make_version, submit_many
 
 Factory = Callable[..., ServingRuntime]
@@ -86,7 +86,7 @@ def test_a_queued_request_times_out_at_its_deadline_while_work_ahead_still_runs(
     gate = threading.Event()
     invoker = FakeInvoker(gate=gate)
     rt = ready_runtime(runtimes, invoker)
-    from actors.reply import SyncReply
+    from actorserve.actors.reply import SyncReply
 
     first: SyncReply[ModelResponse] = SyncReply()
     rt.submit("chat", {"n": 1}, first, timeout_ms=60_000)
@@ -243,7 +243,7 @@ def test_every_answer_reaches_the_metrics_sink(runtimes: Factory) -> None:
 
 
 def test_intelligent_routing_shifts_traffic_to_the_better_version(runtimes: Factory) -> None:
-    from adapters import SimulatedInvoker
+    from actorserve.adapters import SimulatedInvoker
 
     rt = ready_runtime(
         runtimes,

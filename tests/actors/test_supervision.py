@@ -7,9 +7,9 @@ from typing import Any
 import pykka
 import pytest
 
-from actors import ServingRuntime
-from actors.worker import WorkerActor
-from domain import ErrorCode, ModelStatus
+from actorserve.actors import ServingRuntime
+from actorserve.actors.worker import WorkerActor
+from actorserve.domain import ErrorCode, ModelStatus
 from tests.fakes import FakeInvoker, RecordingSink, make_version, status, submit_many
 
 Factory = Callable[..., ServingRuntime]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from adapters.cli import main
-from adapters.config import load_config
+from actorserve.adapters.cli import main
+from actorserve.adapters.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -194,7 +194,7 @@ def test_a_version_that_fails_to_load_is_reported_with_exit_1(
 def test_the_console_script_never_shows_a_traceback(tmp_path: Path) -> None:
     path = write(tmp_path, "[[models]]\nname = 5\nversions = []\n")
     result = subprocess.run(
-        [sys.executable, "-m", "adapters.cli", "run", str(path)],
+        [sys.executable, "-m", "actorserve.adapters.cli", "run", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -228,8 +228,8 @@ def test_the_backends_example_serves_an_onnx_model_beside_a_simulated_llm_with_m
 def test_the_iris_builder_writes_a_model_the_onnx_invoker_serves(tmp_path: Path) -> None:
     import runpy
 
-    from adapters.onnx_invoker import OnnxInvoker
-    from domain import ModelRequest
+    from actorserve.adapters.onnx_invoker import OnnxInvoker
+    from actorserve.domain import ModelRequest
     from tests.fakes import make_version
 
     target = tmp_path / "iris.onnx"

@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from actors import ServingRuntime
-from adapters.onnx_invoker import OnnxInvoker
-from domain import ConfigError, ErrorCode, ModelRequest, ModelType
-from domain.ports import InvocationResult
+from actorserve.actors import ServingRuntime
+from actorserve.adapters.onnx_invoker import OnnxInvoker
+from actorserve.domain import ConfigError, ErrorCode, ModelRequest, ModelType
+from actorserve.domain.ports import InvocationResult
 from tests.adapters.conftest import IrisModels
 from tests.fakes import make_version
 

@@ -6,10 +6,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from actors import ServingRuntime
-from adapters.prometheus_exporter import PrometheusExporter
-from adapters.simulated import SimulatedInvoker
-from domain import ModelStatus, ModelType
+from actorserve.actors import ServingRuntime
+from actorserve.adapters.prometheus_exporter import PrometheusExporter
+from actorserve.adapters.simulated import SimulatedInvoker
+from actorserve.domain import ModelStatus, ModelType
 from tests.fakes import FakeInvoker, RecordingSink, make_version, submit_many
 
 
@@ -107,7 +107,7 @@ def test_exporters_have_registries_of_their_own() -> None:
 
 
 def test_an_unknown_exporter_is_named() -> None:
-    from domain import ConfigError
+    from actorserve.domain import ConfigError
 
     with ServingRuntime(FakeInvoker()) as rt, pytest.raises(ConfigError, match="exporter: unknown 'statsd'"):
         rt.serve_metrics(0, exporter="statsd")

@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from adapters import MockModelInvoker, SimulatedInvoker
-from domain import ErrorCode, ModelRequest, ModelType
+from actorserve.adapters import MockModelInvoker, SimulatedInvoker
+from actorserve.domain import ErrorCode, ModelRequest, ModelType
 from tests.fakes import make_version
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from actors import ServingRuntime
-from adapters.sklearn_invoker import SklearnInvoker
-from domain import ConfigError, ErrorCode, ModelLoadError, ModelRequest, ModelVersion
+from actorserve.actors import ServingRuntime
+from actorserve.adapters.sklearn_invoker import SklearnInvoker
+from actorserve.domain import ConfigError, ErrorCode, ModelLoadError, ModelRequest, ModelVersion
 from tests.adapters.conftest import IrisModels
 from tests.fakes import make_version
 
@@ -109,7 +109,7 @@ def test_estimator_errors_are_model_errors(iris: IrisModels) -> None:
 
 
 def test_serves_through_the_runtime_with_batching(iris: IrisModels) -> None:
-    from domain import ServingConfig
+    from actorserve.domain import ServingConfig
 
     with ServingRuntime() as rt:
         v = version(iris.skops)

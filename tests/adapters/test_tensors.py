@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.tensors import TensorError, check_elements, datatype_of, flatten, reshape, shape_of, split_rows
+from actorserve.adapters.tensors import TensorError, check_elements, datatype_of, flatten, reshape, shape_of, split_rows
 
 
 @st.composite

@@ -5,9 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from actors import ServingRuntime
-from adapters.tfserving_invoker import TFServingInvoker
-from domain import ErrorCode, ModelLoadError, ModelRequest, ModelVersion, ServingConfig
+from actorserve.actors import ServingRuntime
+from actorserve.adapters.tfserving_invoker import TFServingInvoker
+from actorserve.domain import ErrorCode, ModelLoadError, ModelRequest, ModelVersion, ServingConfig
 from tests.fakes import make_version
 from tests.http_servers import TFServingServer
 

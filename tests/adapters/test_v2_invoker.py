@@ -5,9 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from actors import ServingRuntime
-from adapters.v2_invoker import V2Invoker
-from domain import ConfigError, ErrorCode, ModelLoadError, ModelRequest, ModelVersion, ServingConfig
+from actorserve.actors import ServingRuntime
+from actorserve.adapters.v2_invoker import V2Invoker
+from actorserve.domain import ConfigError, ErrorCode, ModelLoadError, ModelRequest, ModelVersion, ServingConfig
 from tests.fakes import make_version
 from tests.http_servers import V2Server, free_port
 

@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 
-from domain import ErrorCode
-from domain.abtest import ABTestSpec, ArmStats, analyze, arm_label, assign
+from actorserve.domain import ErrorCode
+from actorserve.domain.abtest import ABTestSpec, ArmStats, analyze, arm_label, assign
 
 
 def spec(**kw: object) -> ABTestSpec:

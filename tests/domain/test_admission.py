@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.admission import Admit, BatchQueue, RestartBudget
+from actorserve.domain.admission import Admit, BatchQueue, RestartBudget
 
 
 @dataclass

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from domain import Price, PriceTable
+from actorserve.domain import Price, PriceTable
 from tests.fakes import make_version
 
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from domain import ErrorCode
-from domain.canary import CanarySpec, Window, evaluate
-from domain.ensemble import EnsembleSpec, Vote, average, decide
-from domain.shadow import ShadowStats, outputs_agree
+from actorserve.domain import ErrorCode
+from actorserve.domain.canary import CanarySpec, Window, evaluate
+from actorserve.domain.ensemble import EnsembleSpec, Vote, average, decide
+from actorserve.domain.shadow import ShadowStats, outputs_agree
 
 
 def ens(method: str = "voting", n: int = 3, quorum: int = 2, weights: tuple[float, ...] = ()) -> EnsembleSpec:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain import (
+from actorserve.domain import (
     ConfigError,
     ErrorCode,
     ModelMetrics,

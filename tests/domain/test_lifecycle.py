@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain import LifecycleError, LifecycleEvent, ModelStatus, transition
-from domain.lifecycle import ROUTABLE, allowed_events
+from actorserve.domain import LifecycleError, LifecycleEvent, ModelStatus, transition
+from actorserve.domain.lifecycle import ROUTABLE, allowed_events
 
 S, E = ModelStatus, LifecycleEvent
 

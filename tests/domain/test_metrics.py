@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain import ErrorCode, Ewma, LatencyHistogram, MetricsRecorder, Outcome
+from actorserve.domain import ErrorCode, Ewma, LatencyHistogram, MetricsRecorder, Outcome
 
 
 def exact_percentile(values: list[float], q: float) -> float:

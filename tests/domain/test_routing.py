@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain import Candidate, ConfigError, RoutingRule, RoutingStrategy, make_policy
-from domain.routing import (
+from actorserve.domain import Candidate, ConfigError, RoutingRule, RoutingStrategy, make_policy
+from actorserve.domain.routing import (
     BanditSettings,
     LeastCostPolicy,
     LeastLatencyPolicy,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.stats import (
+from actorserve.domain.stats import (
     RunningStats,
     Summary,
     chi2_sf,

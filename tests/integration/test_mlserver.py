@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from actors import ServingRuntime
-from adapters.v2_invoker import V2Invoker
-from domain import ModelRequest, ModelVersion
+from actorserve.actors import ServingRuntime
+from actorserve.adapters.v2_invoker import V2Invoker
+from actorserve.domain import ModelRequest, ModelVersion
 from tests.fakes import make_version, submit_many
 from tests.integration.conftest import MLServer
 

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from actors import ServingRuntime
-from adapters.openai_invoker import OpenAIInvoker
-from domain import ErrorCode, ModelRequest, ModelType, ModelVersion
+from actorserve.actors import ServingRuntime
+from actorserve.adapters.openai_invoker import OpenAIInvoker
+from actorserve.domain import ErrorCode, ModelRequest, ModelType, ModelVersion
 from tests.fakes import make_version
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
-from actors import ServingRuntime
-from adapters import SimulatedInvoker
-from domain import ErrorCode, ModelResponse, ModelStatus, RoutingStrategy
+from actorserve.actors import ServingRuntime
+from actorserve.adapters import SimulatedInvoker
+from actorserve.domain import ErrorCode, ModelResponse, ModelStatus, RoutingStrategy
 from tests.fakes import RecordingSink, make_version
 
 CLIENTS = 16

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from actors import ServingRuntime
-from adapters import SimulatedInvoker
-from domain import ErrorCode, ModelResponse, ModelType
+from actorserve.actors import ServingRuntime
+from actorserve.adapters import SimulatedInvoker
+from actorserve.domain import ErrorCode, ModelResponse, ModelType
 from tests.fakes import RecordingSink, make_version
 
 pytestmark = [pytest.mark.stress, pytest.mark.timeout(300)]
