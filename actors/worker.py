@@ -26,6 +26,7 @@ from actorserve.domain.enums import ErrorCode
 from actorserve.domain.errors import InvocationError
 from actorserve.domain.metrics import Outcome
 from actorserve.domain.ports import Clock, CostCalculator, InvocationResult, ModelHandle, ModelInvoker
+from actorserve.domain.results import checked_result
 
 if TYPE_CHECKING:
     import pykka
@@ -37,13 +38,16 @@ log = logging.getLogger(__name__)
 
 def describe_exception(exc: BaseException) -> str:
     """`Type: message`, the one-line form kept on versions and in responses."""
-    text = str(exc)
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a backend's exception with a broken __str__ is still described
+        text = "<unprintable>"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _failure(exc: BaseException) -> InvocationResult:
     code = exc.code if isinstance(exc, InvocationError) else ErrorCode.MODEL_ERROR
-    return InvocationResult(error=describe_exception(exc), error_code=code)
+    return checked_result(InvocationResult(error=describe_exception(exc), error_code=code))
 
 
 class WorkerActor(ServingActor):
@@ -144,27 +148,17 @@ class WorkerActor(ServingActor):
     def _invoke(self, items: Sequence[Work], timeout_s: float) -> list[InvocationResult]:
         try:
             if len(items) == 1:
-                result = self._invoker.invoke(self._handle, items[0].request, timeout_s)
-                if type(result) is InvocationResult:  # the common case, checked cheaply
-                    return [result]
-                results = [result]
-            else:
-                results = list(self._invoker.invoke_batch(self._handle, [w.request for w in items], timeout_s))
+                return [checked_result(self._invoker.invoke(self._handle, items[0].request, timeout_s))]
+            results = list(self._invoker.invoke_batch(self._handle, [w.request for w in items], timeout_s))
         except BaseException as exc:  # noqa: BLE001 - fenced: see class docstring
             return [_failure(exc)] * len(items)
-        if not all(isinstance(r, InvocationResult) for r in results):
-            bad = next(type(r).__name__ for r in results if not isinstance(r, InvocationResult))
-            error = InvocationResult(
-                error=f"invoker returned {bad}, not InvocationResult", error_code=ErrorCode.MODEL_ERROR
-            )
-            return [error] * len(items)
         if len(results) != len(items):
             error = InvocationResult(
                 error=f"invoke_batch returned {len(results)} results for {len(items)} requests",
                 error_code=ErrorCode.MODEL_ERROR,
             )
             return [error] * len(items)
-        return results
+        return [checked_result(r) for r in results]
 
     def _run(self, items: tuple[Work, ...]) -> None:
         live = [w for w in items if not w.reply.done] if len(items) > 1 or items[0].reply.done else list(items)
