@@ -81,6 +81,8 @@ class VersionLedger:
         response = self.failure(m.request.request_id, m.started_at, code, error)
         if m.reply.set(response):
             self.record((Outcome(response.request_id, False, response.latency_ms, code),))
+        else:
+            self._record_answer(m.reply.value())  # the caller answered first (cancelled): count its answer
         self._rejected += 1
         now = self._clock.monotonic()
         if now - self._rejections_logged_at >= _REJECTION_LOG_INTERVAL_S:  # one line per interval under a storm
@@ -103,11 +105,25 @@ class VersionLedger:
                 self.record((Outcome(response.request_id, False, response.latency_ms, code),))
         return answered
 
+    def close_out(self, works: Iterable[Work], code: ErrorCode, error: str) -> None:
+        """Answer each unanswered one with a failure, and count the ones answered elsewhere.
+
+        For requests no worker will report (still queued, or held by a worker
+        that is gone), so each is counted once whoever answered it.
+        """
+        for work in works:
+            response = self.failure(work.request.request_id, work.started_at, code, error)
+            if not work.reply.set(response):
+                response = work.reply.value()
+            self._record_answer(response)
+
     def record_answered_elsewhere(self, works: Iterable[Work]) -> None:
         """The caller answered these (its own deadline, or cancellation): count those answers."""
         for work in works:
-            response = work.reply.value()
-            self.record((Outcome(response.request_id, False, response.latency_ms, response.error_code),))
+            self._record_answer(work.reply.value())
+
+    def _record_answer(self, response: ModelResponse) -> None:
+        self.record((Outcome(response.request_id, response.success, response.latency_ms, response.error_code),))
 
     # --- metrics and reports -----------------------------------------------------------
 

@@ -27,6 +27,7 @@ from actorserve.actors.messages import (
 )
 from actorserve.actors.reply import Reply
 from actorserve.actors.scheduler import Scheduler, TimerHandle
+from actorserve.actors.status import ShownStatus
 from actorserve.actors.tracking import ThreadTracker
 from actorserve.actors.version import VersionActor, VersionDeps
 from actorserve.domain.admission import RestartBudget
@@ -55,9 +56,11 @@ class _Entry:
     restart_timer: TimerHandle | None = None
     waiters: list[Reply[bool]] = field(default_factory=list)
     probe: HealthReport | None = None
+    shown: ShownStatus = field(init=False)
 
     def __post_init__(self) -> None:
         self.restarts = RestartBudget.for_config(self.version.serving)
+        self.shown = ShownStatus(self.version)
 
     @property
     def settled(self) -> bool:
@@ -65,6 +68,12 @@ class _Entry:
         return self.status is ModelStatus.STOPPED or (
             self.status is ModelStatus.FAILED and self.restart_timer is None and self.ref is None
         )
+
+
+def _add_waiter(waiters: list[Reply[bool]], reply: Reply[bool]) -> None:
+    """Keep `reply` until its version settles, dropping the waiters whose callers gave up (answered themselves)."""
+    waiters[:] = [w for w in waiters if not w.done]
+    waiters.append(reply)
 
 
 class RegistryActor(ServingActor):
@@ -97,7 +106,7 @@ class RegistryActor(ServingActor):
         self._deps: VersionDeps | None = None
         self._entries: dict[str, _Entry] = {}
         self._model_waiters: dict[str, list[Reply[bool]]] = {}
-        self._shutdown: Reply[bool] | None = None
+        self._shutdown: list[Reply[bool]] | None = None  # every stop() caller's reply, once shutting down
         self._handlers: dict[type, Callable[[Any], None]] = {
             Register: self._on_register,
             Unload: self._on_unload,
@@ -139,7 +148,9 @@ class RegistryActor(ServingActor):
 
     def _start(self, entry: _Entry) -> None:
         assert self._deps is not None
-        entry.ref = VersionActor.start(version=entry.version, generation=entry.generation, deps=self._deps)
+        entry.ref = VersionActor.start(
+            version=entry.version, generation=entry.generation, deps=self._deps, shown=entry.shown
+        )
 
     def _on_register(self, m: Register) -> None:
         vid = m.version.version_id
@@ -148,7 +159,7 @@ class RegistryActor(ServingActor):
             m.reply.set(False)
             return
         entry = _Entry(version=m.version)
-        m.version.status = ModelStatus.LOADING
+        entry.shown.show(ModelStatus.LOADING)
         m.version.last_error = None
         self._entries[vid] = entry
         self._start(entry)
@@ -170,6 +181,7 @@ class RegistryActor(ServingActor):
         v = entry.version
         log.info("unloading %s", v.version_id, extra={"model": v.model_name, "version": v.version_id})
         if entry.ref is not None:
+            entry.shown.mark_unloading()
             self._router.tell(Unroute(v, entry.generation, entry.ref))
             return
         if entry.restart_timer is not None:
@@ -179,7 +191,7 @@ class RegistryActor(ServingActor):
 
     def _mark_stopped(self, entry: _Entry) -> None:
         """Stop a version whose actor is already gone (FAILED, or crashed awaiting restart)."""
-        entry.version.status = ModelStatus.STOPPED
+        entry.shown.show(ModelStatus.STOPPED)
         event = StatusChanged(entry.version.version_id, entry.generation, ModelStatus.STOPPED)
         safe_tell(self._router, event)
         self._on_status(event)
@@ -203,7 +215,7 @@ class RegistryActor(ServingActor):
             elif entry.settled:
                 m.reply.set(False)
             else:
-                entry.waiters.append(m.reply)
+                _add_waiter(entry.waiters, m.reply)
             return
         models = [e for e in self._entries.values() if e.version.model_name == m.target]
         if any(e.status in ROUTABLE for e in models):
@@ -211,7 +223,7 @@ class RegistryActor(ServingActor):
         elif not models or all(e.settled for e in models):
             m.reply.set(False)
         else:
-            self._model_waiters.setdefault(m.target, []).append(m.reply)
+            _add_waiter(self._model_waiters.setdefault(m.target, []), m.reply)
 
     def _on_health_report(self, m: HealthReport) -> None:
         entry = self._entries.get(m.version_id)
@@ -252,15 +264,19 @@ class RegistryActor(ServingActor):
         }
 
     def _on_shutdown(self, m: Shutdown) -> None:
-        self._shutdown = m.reply
-        for entry in list(self._entries.values()):
-            if entry.status is not ModelStatus.STOPPED:
-                self._unload(entry)
+        if self._shutdown is None:
+            self._shutdown = []
+            for entry in list(self._entries.values()):
+                if entry.status is not ModelStatus.STOPPED:
+                    self._unload(entry)
+        self._shutdown.append(m.reply)
         self._check_shutdown()
 
     def _check_shutdown(self) -> None:
         if self._shutdown is not None and all(e.ref is None for e in self._entries.values()):
-            self._shutdown.set(True)
+            for reply in self._shutdown:
+                reply.set(True)
+            self._shutdown.clear()
 
     # --- events --------------------------------------------------------------
 
@@ -294,7 +310,10 @@ class RegistryActor(ServingActor):
             return
         entry.ref = None
         entry.final_metrics = m.metrics
-        if entry.status is ModelStatus.FAILED:
+        if entry.unloading and entry.status is not ModelStatus.STOPPED:
+            # It ended on its own (a load that failed) before the drain reached it: unloaded all the same.
+            self._mark_stopped(entry)
+        elif entry.status is ModelStatus.FAILED:
             self._resolve(entry, False)
         self._check_shutdown()
 
@@ -312,7 +331,7 @@ class RegistryActor(ServingActor):
             return
         now = self._clock.monotonic()
         delay = entry.restarts.record(now)
-        v.status = ModelStatus.FAILED
+        entry.shown.show(ModelStatus.FAILED)
         v.last_error = m.error
         if delay is not None:
             log.warning("version crashed; restarting in %.3fs", delay, extra=extra)

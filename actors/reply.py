@@ -8,14 +8,26 @@ it freely; only the caller waits, always with a timeout.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from typing import Generic, TypeVar
 
-__all__ = ["AsyncReply", "Reply", "SyncReply"]
+__all__ = ["AsyncReply", "Reply", "SyncReply", "wait_budget"]
 
 T = TypeVar("T")
 
 _UNSET: object = object()
+
+
+def wait_budget(seconds: float) -> float:
+    """`seconds` as a timeout every blocking wait accepts: within [0, threading.TIMEOUT_MAX], NaN as 0.
+
+    Lock and thread waits raise OverflowError past TIMEOUT_MAX (about 49 days
+    on Linux) and ValueError on NaN; a caller's budget must never do either.
+    """
+    if not seconds > 0:  # also NaN
+        return 0.0
+    return min(seconds, threading.TIMEOUT_MAX) if math.isfinite(seconds) else threading.TIMEOUT_MAX
 
 
 class Reply(Generic[T]):
@@ -81,7 +93,7 @@ class SyncReply(Reply[T]):
 
     def wait(self, timeout: float) -> bool:
         """Block up to `timeout` seconds; True if answered."""
-        if self._wake.acquire(timeout=max(timeout, 0.0)):
+        if self._wake.acquire(timeout=wait_budget(timeout)):
             self._wake.release()  # later waits return at once
             return True
         return False

@@ -10,6 +10,7 @@ import itertools
 import math
 import uuid
 
+from actorserve.domain.config import MAX_WAIT_S
 from actorserve.domain.entities import ModelResponse
 from actorserve.domain.enums import ErrorCode
 from actorserve.domain.ports import Clock
@@ -27,6 +28,9 @@ class RequestIds:
     def __call__(self) -> str:
         """The next id."""
         return f"{self._prefix}{next(self._counter):012x}"
+
+
+_MAX_TIMEOUT_MS = MAX_WAIT_S * 1000.0
 
 
 def _invalid(field: str, rule: str, value: object) -> str:
@@ -55,9 +59,9 @@ def check_request(  # noqa: PLR0911 - one early return per field
         not isinstance(timeout_ms, int | float)
         or isinstance(timeout_ms, bool)
         or not math.isfinite(timeout_ms)
-        or timeout_ms <= 0
+        or not 0 < timeout_ms <= _MAX_TIMEOUT_MS
     ):
-        return _invalid("timeout_ms", "a number > 0 or None", timeout_ms)
+        return _invalid("timeout_ms", f"a number > 0 and <= {_MAX_TIMEOUT_MS:.0f}, or None", timeout_ms)
     if key is not None and not isinstance(key, str):
         return _invalid("key", "a string or None", key)
     return None

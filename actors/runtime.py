@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
+import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, TypeVar
@@ -27,7 +29,7 @@ from actorserve.actors.messages import (
 )
 from actorserve.actors.plugins import load_exporter
 from actorserve.actors.registry import RegistryActor
-from actorserve.actors.reply import SyncReply
+from actorserve.actors.reply import SyncReply, wait_budget
 from actorserve.actors.request_path import RequestPath
 from actorserve.actors.requests import RequestIds
 from actorserve.actors.router import RouterActor
@@ -89,6 +91,8 @@ class ServingRuntime(RequestPath):
         self._max_drain_s = 0.0
         self._closed = False
         self._stopped = False
+        self._stop_lock = threading.Lock()
+        self._stop_done = threading.Event()
         self._next_id = RequestIds()
         self.tracker = ThreadTracker()
         self._scheduler = Scheduler(self._clock)
@@ -180,7 +184,14 @@ class ServingRuntime(RequestPath):
         """Block until the version (or any version of the model) is READY.
 
         Returns False on timeout, or as soon as it can no longer become READY.
+        A timeout beyond what a wait can express is waited as the longest one that can.
+
+        Raises:
+            ConfigError: (a ValueError) when `timeout` is not a number.
         """
+        if not isinstance(timeout, int | float) or isinstance(timeout, bool) or math.isnan(timeout):
+            msg = f"timeout: must be a number of seconds (got {timeout!r})"
+            raise ConfigError(msg, field="timeout")
         if self._closed or not isinstance(version_or_model, str):
             return False
         reply: SyncReply[bool] = SyncReply()
@@ -188,7 +199,11 @@ class ServingRuntime(RequestPath):
             self._registry.tell(WaitReady(version_or_model, reply))
         except pykka.ActorDeadError:
             return False
-        return reply.wait(timeout) and reply.value()
+        if reply.wait(timeout):
+            return reply.value()
+        # Answer it ourselves, so the registry drops this waiter instead of keeping it until the version settles.
+        reply.set(False)
+        return reply.value()
 
     def set_routing(
         self,
@@ -316,12 +331,23 @@ class ServingRuntime(RequestPath):
 
         Args:
             timeout: overall budget in seconds (default: the longest
-                `drain_timeout_s` of any version plus 10 s). Idempotent.
+                `drain_timeout_s` of any version plus 10 s). Idempotent, and
+                safe from several threads at once: the first caller stops the
+                runtime, the others return as soon as it is stopped.
         """
-        if self._stopped:
+        budget = wait_budget(timeout if timeout is not None else self._max_drain_s + 10.0)
+        with self._stop_lock:
+            first = not self._closed
+            self._closed = True
+        if not first:
+            self._stop_done.wait(budget)
             return
-        self._closed = True
-        budget = timeout if timeout is not None else self._max_drain_s + 10.0
+        try:
+            self._stop(budget)
+        finally:
+            self._stop_done.set()
+
+    def _stop(self, budget: float) -> None:
         deadline = self._clock.monotonic() + budget
         try:
             self.experiments.stop_all()
@@ -342,14 +368,14 @@ class ServingRuntime(RequestPath):
                     made.close()
                 except Exception as exc:  # noqa: BLE001 - shutdown goes on
                     log.warning("exporter close failed: %s", describe_exception(exc))
-            remaining = max(deadline - self._clock.monotonic(), 1.0)
+            remaining = wait_budget(max(deadline - self._clock.monotonic(), 1.0))
             for ref in (self._registry, self._router):
                 try:
                     ref.stop(block=True, timeout=remaining)
                 except (pykka.Timeout, pykka.ActorDeadError):
                     pass
             self._scheduler.stop(timeout=remaining)
-            leftovers = self.tracker.join_all(max(deadline - self._clock.monotonic(), 2.0))
+            leftovers = self.tracker.join_all(wait_budget(max(deadline - self._clock.monotonic(), 2.0)))
             if leftovers:
                 log.warning("threads still running after stop: %s", [t.name for t in leftovers])
             self._stopped = True

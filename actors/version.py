@@ -38,6 +38,7 @@ from actorserve.actors.messages import (
 )
 from actorserve.actors.replicas import ReplicaPool, WorkerFactory
 from actorserve.actors.scheduler import Scheduler, TimerHandle
+from actorserve.actors.status import ShownStatus
 from actorserve.actors.tracking import ThreadTracker
 from actorserve.actors.worker import describe_exception
 from actorserve.domain.admission import Admit, BatchQueue
@@ -79,9 +80,10 @@ class VersionActor(ServingActor):
     rejections, deadlines, drains and crashes itself; workers answer results.
     """
 
-    def __init__(self, *, version: ModelVersion, generation: int, deps: VersionDeps) -> None:
+    def __init__(self, *, version: ModelVersion, generation: int, deps: VersionDeps, shown: ShownStatus) -> None:
         super().__init__()
         self._version = version
+        self._shown = shown  # writes version.status: shared with the registry, which marks unloading
         self._generation = generation
         self._deps = deps
         self._config = version.serving
@@ -192,7 +194,7 @@ class VersionActor(ServingActor):
 
     def _publish(self, error: str | None) -> None:
         version, status = self._version, self._status
-        version.status = status
+        self._shown.show(status)
         if status is ModelStatus.READY:
             version.loaded_at = self._deps.clock.now()
             version.last_error = None
@@ -297,7 +299,10 @@ class VersionActor(ServingActor):
     def _replace_worker(self, index: int, held: list[Work], error: str, answer: str) -> None:
         """A replica is gone (crashed or retired): answer what it held, then restart it or fail the version."""
         self._queue.finished(len(held))
-        self._books.answer_errors(held, ErrorCode.UNAVAILABLE, answer)
+        counted = self._answered_running  # answered (and counted) by us at their deadline
+        fresh = [w for w in held if w.request.request_id not in counted]
+        counted.difference_update(w.request.request_id for w in held)
+        self._books.close_out(fresh, ErrorCode.UNAVAILABLE, answer)
         if self._status is ModelStatus.DRAINING:
             self._maybe_finish_drain()
             return
@@ -392,7 +397,7 @@ class VersionActor(ServingActor):
             if ref is not None:
                 self._pool.unassign(ref)
             self._queue.finished(len(batch))
-            self._books.answer_errors(batch, ErrorCode.UNAVAILABLE, "Worker is gone")
+            self._books.close_out(batch, ErrorCode.UNAVAILABLE, "Worker is gone")
 
     def _dispatch(self, now: float) -> None:
         queue, pool = self._queue, self._pool
@@ -491,7 +496,7 @@ class VersionActor(ServingActor):
     # --- answers and metrics -------------------------------------------------
 
     def _answer_all(self, code: ErrorCode, error: str) -> None:
-        self._books.answer_errors(self._queue.clear(), code, error)
+        self._books.close_out(self._queue.clear(), code, error)
         self._books.answer_errors(list(self._pool.running()), code, error)
 
     def _snapshot(self) -> ModelMetrics:

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from actorserve.domain.errors import ConfigError
 
-__all__ = ["ServingConfig"]
+__all__ = ["MAX_WAIT_S", "ServingConfig"]
+
+MAX_WAIT_S = 86_400.0
+"""The longest any deadline, timer or drain may be (one day).
+
+A longer one is a typo or a unit mix-up (a deadline in microseconds), and past
+`threading.TIMEOUT_MAX` a wait cannot even be expressed, so values beyond it
+are refused by name instead of failing later inside a wait.
+"""
 
 
 def _require(condition: bool, field: str, rule: str, value: object) -> None:
@@ -22,6 +30,18 @@ def _is_int(value: object) -> bool:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_WAITS = (
+    ("timeout_ms", ">", 1000.0),
+    ("health_check_timeout_s", ">", 1.0),
+    ("batch_wait_ms", ">=", 1000.0),
+    ("drain_timeout_s", ">=", 1.0),
+    ("restart_backoff_s", ">=", 1.0),
+    ("load_backoff_s", ">=", 1.0),
+    ("health_check_period_s", ">=", 1.0),
+)
+"""Durations the actors wait on: (field, lower bound, units per second), each at most `MAX_WAIT_S`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +111,17 @@ class ServingConfig:
                 "an integer >= 1 or None",
                 self.max_concurrency,
             )
-        for name in ("timeout_ms", "restart_window_s", "health_check_timeout_s"):
+        _require(
+            _is_number(self.restart_window_s) and self.restart_window_s > 0,
+            "restart_window_s",
+            "a number > 0",
+            self.restart_window_s,
+        )
+        for name, low, scale in _WAITS:
             value = getattr(self, name)
-            _require(_is_number(value) and value > 0, name, "a number > 0", value)
-        for name in (
-            "batch_wait_ms",
-            "drain_timeout_s",
-            "restart_backoff_s",
-            "load_backoff_s",
-            "health_check_period_s",
-        ):
-            value = getattr(self, name)
-            _require(_is_number(value) and value >= 0, name, "a number >= 0", value)
+            most = MAX_WAIT_S * scale
+            ok = _is_number(value) and (value > 0 if low == ">" else value >= 0) and value <= most
+            _require(ok, name, f"a number {low} 0 and <= {most:.0f}", value)
         for name in ("wait_for_all_replicas", "required"):
             _require(isinstance(getattr(self, name), bool), name, "a boolean", getattr(self, name))
 
