@@ -399,22 +399,41 @@ def _resolve_paths(config: AppConfig, base: Path) -> None:
                 version.parameters["model_path"] = str(base / path)
 
 
+def _read_text(path: Path) -> str:
+    """The file's text, or a one-line `ConfigError` that names the file and the problem."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file", field="path") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file", field="path") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read (permission denied)", field="path") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})", field="path") from None
+    except ValueError as exc:  # e.g. an embedded NUL in the path
+        raise ConfigError(f"{path}: cannot read ({exc})", field="path") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        msg = f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); TOML files must be UTF-8"
+        raise ConfigError(msg, field="path") from None
+
+
 def load_config(path: Path) -> AppConfig:
     """Read and validate a config file; every error message starts with the file name.
 
     Raises:
-        ConfigError: missing file, bad TOML, or an invalid key.
+        ConfigError: a missing or unreadable file, text that is not UTF-8, bad TOML, or an invalid key.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file", field="path") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})", field="path") from None
+    text = _read_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", field="path") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply", field="path") from None
     try:
         config = parse_config(data)
     except ConfigError as exc:
