@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from actorserve.actors import InvokerSet, ServingRuntime, invoker_names, load_invoker
-from actorserve.adapters.config import AppConfig, ExperimentConfig, load_config
+from actorserve.adapters.config import AppConfig, load_config
+from actorserve.adapters.preflight import start_experiment, validate_config
 from actorserve.adapters.reports import experiment_report
 from actorserve.domain.entities import ModelMetrics, ModelVersion
 from actorserve.domain.enums import ErrorCode, ModelStatus
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-__all__ = ["build_invokers", "main", "run_scenario"]
+__all__ = ["build_invokers", "check_config", "main", "run_scenario"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,27 +75,8 @@ def _boot(rt: ServingRuntime, config: AppConfig, console: Console) -> list[Model
         why = version.last_error or "not ready in time"
         console.print(f"[red]version {version.version_id} is {version.status.value}:[/red] {why}")
     for experiment in config.experiments:
-        _start_experiment(rt, experiment)
+        start_experiment(rt.experiments, experiment)
     return failed
-
-
-def _start_experiment(rt: ServingRuntime, e: ExperimentConfig) -> None:
-    s = dict(e.settings)
-    x = rt.experiments
-    try:
-        if e.type == "ab_test":
-            weights = s.pop("weights", None)
-            x.start_ab_test(s.pop("arms"), weights, test_id=e.id, **s)  # type: ignore[arg-type]
-        elif e.type == "shadow":
-            x.start_shadow(s.pop("primary"), s.pop("shadow"), shadow_id=e.id, **s)  # type: ignore[arg-type]
-        elif e.type == "ensemble":
-            x.create_ensemble(s.pop("members"), ensemble_id=e.id, **s)  # type: ignore[arg-type]
-        else:
-            if "steps" in s:
-                s["steps"] = tuple(s["steps"])  # type: ignore[arg-type]
-            x.start_canary(s.pop("baseline"), s.pop("candidate"), canary_id=e.id, **s)  # type: ignore[arg-type]
-    except ConfigError as exc:
-        raise ConfigError(f"{e.where}.{exc}", field=f"{e.where}.{exc.field}") from None
 
 
 def _drive(rt: ServingRuntime, config: AppConfig, console: Console, *, progress: bool) -> tuple[_Tally, float]:
@@ -238,9 +220,31 @@ def _scrape_excerpt(url: str, console: Console) -> None:
         console.print(f"  {line}", highlight=False)
 
 
+def check_config(config: AppConfig) -> InvokerSet:
+    """The config's backends, once every check `run` makes before serving has passed.
+
+    Builds what `run` builds (the backends, each version's price and backend
+    checks, each experiment's spec) without starting actors or loading models.
+
+    Raises:
+        ConfigError: the first problem, named by its dotted key.
+    """
+    invokers = build_invokers(config)
+    try:
+        validate_config(config, invokers)
+    except BaseException:
+        invokers.close()
+        raise
+    return invokers
+
+
 def run_scenario(config: AppConfig, console: Console, *, progress: bool = True, linger_s: float = 0.0) -> int:
-    """Serve `config` and drive its traffic; returns the exit code."""
-    with ServingRuntime(build_invokers(config), rng=random.Random(config.seed)) as rt:
+    """Serve `config` and drive its traffic; returns the exit code.
+
+    Raises:
+        ConfigError: the config fails a check (`check_config`) before anything starts.
+    """
+    with ServingRuntime(check_config(config), rng=random.Random(config.seed)) as rt:
         url = _serve_metrics(rt, config, console)
         failed = _boot(rt, config, console)
         tally, elapsed = _drive(rt, config, console, progress=progress)
@@ -277,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         if args.command == "check":
-            build_invokers(config).close()
+            check_config(config).close()
             print(f"{args.config}: ok ({sum(len(m.versions) for m in config.models)} versions)")
             return 0
         overrides = {k: v for k, v in (("requests", args.requests), ("concurrency", args.concurrency)) if v is not None}

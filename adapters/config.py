@@ -103,6 +103,13 @@ EXPERIMENT_SETTINGS: dict[str, dict[str, type | tuple[type, ...]]] = {
 """Each experiment type's settings and their TOML types (they map onto `runtime.experiments`)."""
 
 _VERSION_REFS = {"arms", "primary", "shadow", "members", "baseline", "candidate"}
+_REQUIRED = {
+    "ab_test": ("arms",),
+    "shadow": ("primary", "shadow"),
+    "ensemble": ("members",),
+    "canary": ("baseline", "candidate"),
+}
+_NUMBER_LISTS = {("ab_test", "weights"), ("canary", "steps")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,13 +311,37 @@ def _experiment(table: object, where: str, versions: set[str]) -> ExperimentConf
     if not experiment_id.strip():
         raise ConfigError(f"{where}.id: must be a non-empty string", field=f"{where}.id")
     settings = {name: r.get(name, kinds) for name in spec for kinds in (spec[name],) if name in table}
-    for name in _VERSION_REFS & set(settings):
+    for name in _REQUIRED[kind]:
+        r.get(name, spec[name], required=True)
+    _check_items(kind, settings, where, versions)
+    return ExperimentConfig(id=experiment_id, type=kind, settings=settings, where=where)
+
+
+def _check_items(kind: str, settings: dict[str, object], where: str, versions: set[str]) -> None:
+    """Each element of an experiment's lists and tables: version ids declared, numbers numbers."""
+    for name in [n for n in settings if n in _VERSION_REFS]:
         value = settings[name]
         refs = value if isinstance(value, list) else [value]
-        for ref in refs:
+        for i, ref in enumerate(refs):
+            key = f"{where}.{name}[{i}]" if isinstance(value, list) else f"{where}.{name}"
+            if not isinstance(ref, str):
+                raise ConfigError(f"{key}: must be a version id string (got {ref!r})", field=key)
             if ref not in versions:
                 raise ConfigError(f"{where}.{name}: {ref!r} is not a declared version", field=f"{where}.{name}")
-    return ExperimentConfig(id=experiment_id, type=kind, settings=settings, where=where)
+    for name, value in settings.items():
+        if (kind, name) in _NUMBER_LISTS:
+            assert isinstance(value, list)
+            for i, item in enumerate(value):
+                _number(item, f"{where}.{name}[{i}]")
+        elif kind == "ensemble" and name == "weights":
+            assert isinstance(value, dict)
+            for vid, item in value.items():
+                _number(item, f"{where}.weights.{vid}")
+
+
+def _number(value: object, key: str) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ConfigError(f"{key}: must be a number (got {value!r})", field=key)
 
 
 def parse_config(data: Table) -> AppConfig:
@@ -399,22 +430,41 @@ def _resolve_paths(config: AppConfig, base: Path) -> None:
                 version.parameters["model_path"] = str(base / path)
 
 
+def _read_text(path: Path) -> str:
+    """The file's text, or a one-line `ConfigError` that names the file and the problem."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file", field="path") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file", field="path") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read (permission denied)", field="path") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})", field="path") from None
+    except ValueError as exc:  # e.g. an embedded NUL in the path
+        raise ConfigError(f"{path}: cannot read ({exc})", field="path") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        msg = f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); TOML files must be UTF-8"
+        raise ConfigError(msg, field="path") from None
+
+
 def load_config(path: Path) -> AppConfig:
     """Read and validate a config file; every error message starts with the file name.
 
     Raises:
-        ConfigError: missing file, bad TOML, or an invalid key.
+        ConfigError: a missing or unreadable file, text that is not UTF-8, bad TOML, or an invalid key.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file", field="path") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})", field="path") from None
+    text = _read_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", field="path") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply", field="path") from None
     try:
         config = parse_config(data)
     except ConfigError as exc:

@@ -45,10 +45,16 @@ def code_for_status(status: int) -> ErrorCode:
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """`text` with every secret replaced by `***`."""
-    for value in secrets:
-        if value:
-            text = text.replace(value, "***")
+    """`text` with every secret replaced by `***`.
+
+    Each secret is also replaced as JSON escapes it (a server may echo it
+    inside a JSON string), longest first, so no piece of a longer secret
+    survives the replacement of a shorter one. Redact before cutting text:
+    a cut through a secret leaves a prefix that no longer matches.
+    """
+    forms = {form for value in secrets if value for form in (value, json.dumps(value)[1:-1])}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
 
 
@@ -166,6 +172,8 @@ class HttpBackend(BatchInvoker):
         self.validate(version)
         key = secret(version, "api_key", "api_key_env") or self._api_key
         headers = {str(k): str(v) for k, v in dict(param(version, "headers", dict, {})).items()}  # type: ignore[call-overload]
+        # the key and the headers the user gave; "Bearer <key>" is left to show as "Bearer ***"
+        secrets = tuple(s for s in (key, *headers.values()) if s and len(s) >= 8)
         if key:
             headers["Authorization"] = f"Bearer {key}"
         client = self._httpx.Client(
@@ -173,7 +181,6 @@ class HttpBackend(BatchInvoker):
         )
         self._clients.add(client)
         model_version = param(version, "model_version", (str, int))
-        secrets = tuple(s for s in (key, *headers.values()) if s and len(s) >= 8)
         return Connection(
             client=client,
             model=str(param(version, "model_name", str, version.model_name)),
@@ -219,25 +226,28 @@ class HttpBackend(BatchInvoker):
             msg = f"{self.backend}: cannot reach the server ({type(exc).__name__}: {exc})"
             raise InvocationError(redact(msg, conn.secrets), code=ErrorCode.UNAVAILABLE) from None
         if response.status_code >= 400:
-            msg = f"{self.backend}: HTTP {response.status_code}: {self._error_text(response)}"
+            msg = f"{self.backend}: HTTP {response.status_code}: {self._error_text(response, conn.secrets)}"
             raise InvocationError(redact(msg, conn.secrets), code=code_for_status(response.status_code))
         return response
 
     @staticmethod
-    def _error_text(response: Any) -> str:
+    def _error_text(response: Any, secrets: tuple[str, ...]) -> str:
+        """The server's error, secrets redacted first, then cut to `_BODY_CHARS` characters."""
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            text = " ".join(response.text.split())
-            return text[:_BODY_CHARS] or response.reason_phrase or "no body"
+            text = " ".join(redact(response.text, secrets).split())
+            return text[:_BODY_CHARS] or redact(response.reason_phrase or "", secrets) or "no body"
+        found: str | None = None
         if isinstance(body, dict):
             for key in ("error", "message", "detail"):
                 value = body.get(key)
                 if isinstance(value, dict):
                     value = value.get("message", value)
                 if value:
-                    return str(value)[:_BODY_CHARS]
-        return json.dumps(body)[:_BODY_CHARS]
+                    found = str(value)
+                    break
+        return redact(json.dumps(body) if found is None else found, secrets)[:_BODY_CHARS]
 
     @staticmethod
     def shared_failure(exc: InvocationError, n: int) -> list[InvocationResult] | None:

@@ -51,6 +51,10 @@ class SimulationSettings:
             raise ConfigError(
                 f"embedding_dim: must be an integer >= 1 (got {self.embedding_dim!r})", field="embedding_dim"
             )
+        if not isinstance(self.load_failures, int):
+            raise ConfigError(
+                f"load_failures: must be an integer >= 0 (got {self.load_failures!r})", field="load_failures"
+            )
 
     def override(self, parameters: dict[str, object]) -> SimulationSettings:
         """These settings with the matching keys of `parameters` applied (others ignored)."""
@@ -125,6 +129,17 @@ class SimulatedInvoker:
     def settings_for(self, version: ModelVersion) -> SimulationSettings:
         """The defaults with the version's parameter overrides (validated)."""
         return self._defaults.override(version.parameters)
+
+    def validate(self, version: ModelVersion) -> None:
+        """Check the version's simulation parameters (runtime.register calls this).
+
+        Every `SimulationSettings` field the version overrides is checked the
+        way `load` would read it, so a bad value fails at register, by name.
+
+        Raises:
+            ConfigError: naming the parameter, e.g. `parameters.latency_ms: must be a number >= 0 (got 'fast')`.
+        """
+        self.settings_for(version)
 
     def load(self, version: ModelVersion) -> ModelHandle:
         """Pretend to load: wait `load_time_s`, fail the first `load_failures` loads."""

@@ -32,6 +32,7 @@ from actorserve.domain.ports import (
     RandomSource,
     StateStore,
 )
+from actorserve.domain.redaction import is_secret_name, redact_parameters
 from actorserve.domain.routing import Candidate, RoutingRule, make_policy
 
 __all__ = [
@@ -74,6 +75,8 @@ __all__ = [
     "ShadowDeployment",
     "StateStore",
     "coerce_enum",
+    "is_secret_name",
     "make_policy",
+    "redact_parameters",
     "transition",
 ]

@@ -6,13 +6,14 @@ dataclasses; new fields are appended with defaults, never inserted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TypeAlias
 
 from actorserve.domain.config import ServingConfig
 from actorserve.domain.enums import ErrorCode, ModelStatus, ModelType, RoutingStrategy, coerce_enum
 from actorserve.domain.errors import ConfigError
+from actorserve.domain.redaction import redact_parameters
 
 __all__ = [
     "ABTestConfig",
@@ -80,6 +81,22 @@ class ModelVersion:
         if not isinstance(self.serving, ServingConfig):
             msg = f"serving: must be a ServingConfig (got {type(self.serving).__name__})"
             raise ConfigError(msg, field="serving")
+
+    def __repr__(self) -> str:
+        """Every field, as the dataclass repr shows it, with secret-looking parameters masked.
+
+        `parameters={'api_key': '***', 'api_key_env': 'OPENAI_KEY', ...}`: the
+        rule is `domain.redaction.is_secret_name`.
+        """
+        shown = []
+        for f in fields(self):
+            if not f.repr:
+                continue
+            value = getattr(self, f.name)
+            if f.name == "parameters" and isinstance(value, dict):
+                value = redact_parameters(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"{type(self).__qualname__}({', '.join(shown)})"
 
 
 @dataclass

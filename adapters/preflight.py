@@ -1,0 +1,160 @@
+"""What `actorserve run` checks before it serves, shared with `actorserve check`.
+
+`validate_config` makes, without starting an actor or loading a model, every
+check that `run` would meet on the way: per version what
+`ServingRuntime.register` checks (its `price_*` parameters through a
+`PriceTable`, then its backend's `validate` through the `InvokerSet`), then
+each experiment's spec as `runtime.experiments` builds it. `run` calls it
+first too, so a config `check` accepts is one `run` starts, and both report a
+problem the same way: a `ConfigError` whose message starts with the dotted
+key (`models[0].versions[1].parameters.latency_ms: ...`,
+`experiments[0].min_agreements: ...`).
+
+`experiment_spec` and `start_experiment` are the two readings of an
+`[[experiments]]` table side by side: the spec `runtime.experiments` builds
+from the call `start_experiment` makes (same defaults, same conversions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actorserve.actors import InvokerSet
+from actorserve.actors.experiments import Experiments, ShadowSpec
+from actorserve.adapters.config import AppConfig, ExperimentConfig
+from actorserve.domain.abtest import ABTestSpec
+from actorserve.domain.canary import CanarySpec
+from actorserve.domain.cost import PriceTable
+from actorserve.domain.ensemble import EnsembleSpec
+from actorserve.domain.errors import ConfigError
+
+__all__ = ["experiment_error", "experiment_spec", "start_experiment", "validate_config"]
+
+ExperimentSpec = ABTestSpec | ShadowSpec | EnsembleSpec | CanarySpec
+
+_CONFIG_KEYS = {
+    "test_id": "id",
+    "shadow_id": "id",
+    "ensemble_id": "id",
+    "canary_id": "id",
+    "model_versions": "members",
+    "primary_model_id": "primary",
+    "shadow_model_id": "shadow",
+}
+"""Field names `runtime.experiments` reports → the config key they come from."""
+
+
+def _under(where: str, exc: ConfigError, names: dict[str, str] | None = None) -> ConfigError:
+    """`exc`, about a field of a version or an experiment, moved under the config key `where`."""
+    head, sep, rest = str(exc).partition(": ")
+    name = (names or {}).get(exc.field, exc.field)
+    if head == exc.field:
+        head = name
+    return ConfigError(f"{where}.{head}{sep}{rest}", field=f"{where}.{name}")
+
+
+def experiment_error(e: ExperimentConfig, exc: ConfigError) -> ConfigError:
+    """An error from `runtime.experiments` (or a spec) renamed to the experiment's config key.
+
+    `weights: must be numbers >= 0` becomes `experiments[0].weights: ...`, and
+    the API's own argument names map back to the config's (`model_versions` →
+    `members`, `test_id` → `id`).
+    """
+    return _under(e.where, exc, _CONFIG_KEYS)
+
+
+def _items(value: object) -> tuple[object, ...]:
+    assert isinstance(value, list | tuple)  # the parser checked the TOML type
+    return tuple(value)
+
+
+def _floats(value: object) -> tuple[float, ...]:
+    return tuple(float(x) for x in _items(value))  # type: ignore[arg-type]  # the parser checked: numbers
+
+
+def experiment_spec(e: ExperimentConfig) -> ExperimentSpec:
+    """The spec `runtime.experiments` builds for `e`, built here without starting anything.
+
+    Raises:
+        ConfigError: naming the experiment's key, e.g. `experiments[2].min_agreements: ...`.
+    """
+    s: dict[str, Any] = dict(e.settings)
+    try:
+        if e.type == "ab_test":
+            arms = _items(s.pop("arms"))
+            weights = s.pop("weights", None)
+            return ABTestSpec(e.id, arms, _floats(weights) if weights is not None else (1.0,) * len(arms), **s)  # type: ignore[arg-type]
+        if e.type == "shadow":
+            percentage = float(s.pop("traffic_percentage", 100.0))
+            return ShadowSpec(e.id, s.pop("primary"), s.pop("shadow"), percentage, **s)
+        if e.type == "ensemble":
+            return _ensemble_spec(s)
+        s.pop("auto_unload", None)  # the actor's, not the spec's
+        if "steps" in s:
+            s["steps"] = _floats(s["steps"])
+        return CanarySpec(s.pop("baseline"), s.pop("candidate"), **s)
+    except ConfigError as exc:
+        raise experiment_error(e, exc) from None
+
+
+def _ensemble_spec(s: dict[str, Any]) -> EnsembleSpec:
+    members = _items(s["members"])
+    method = s.get("aggregation_method", "voting")
+    weights = s.get("weights")
+    weight_list: tuple[float, ...] = ()
+    if weights:
+        unknown = [vid for vid in weights if vid not in members]
+        if unknown:
+            raise ConfigError(f"weights: {unknown[0]!r} is not a member", field="weights")
+        weight_list = tuple(float(weights.get(vid, 0.0)) for vid in members)
+    quorum = s.get("min_agreements")
+    if quorum is None:
+        quorum = 1 if method == "first_success" else 2
+    return EnsembleSpec(members, method, weight_list, quorum)  # type: ignore[arg-type]
+
+
+def start_experiment(experiments: Experiments, e: ExperimentConfig) -> str:
+    """Start `e` on a runtime's `experiments`; returns its id.
+
+    Raises:
+        ConfigError: naming the experiment's key.
+    """
+    s = dict(e.settings)
+    try:
+        if e.type == "ab_test":
+            weights = s.pop("weights", None)
+            return experiments.start_ab_test(s.pop("arms"), weights, test_id=e.id, **s)  # type: ignore[arg-type]
+        if e.type == "shadow":
+            return experiments.start_shadow(s.pop("primary"), s.pop("shadow"), shadow_id=e.id, **s)  # type: ignore[arg-type]
+        if e.type == "ensemble":
+            return experiments.create_ensemble(s.pop("members"), ensemble_id=e.id, **s)  # type: ignore[arg-type]
+        if "steps" in s:
+            s["steps"] = _items(s["steps"])
+        return experiments.start_canary(s.pop("baseline"), s.pop("candidate"), canary_id=e.id, **s)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise experiment_error(e, exc) from None
+
+
+def validate_config(config: AppConfig, invokers: InvokerSet) -> None:
+    """Check everything `run` would check before serving, in the order it would meet it.
+
+    Starts no actor and loads no model: per version, its `price_*`
+    parameters and its backend's `validate(version)` through `invokers` (what
+    `ServingRuntime.register` checks); then each experiment's spec.
+
+    Args:
+        config: a parsed config (`load_config`).
+        invokers: the backends `run` would serve with (`cli.build_invokers`).
+
+    Raises:
+        ConfigError: the first problem, its message starting with the dotted key.
+    """
+    for i, model in enumerate(config.models):
+        for j, version in enumerate(model.versions):
+            try:
+                PriceTable().price_for(version)
+                invokers.validate(version)
+            except ConfigError as exc:
+                raise _under(f"models[{i}].versions[{j}]", exc) from None
+    for e in config.experiments:
+        experiment_spec(e)
