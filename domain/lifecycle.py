@@ -1,16 +1,30 @@
-"""The version lifecycle as data: a pure transition table.
+"""The version lifecycle as data: a pure transition table, and each status's flags.
+
+Every edge of the table, one per line (a test checks this list against `_TABLE`):
 
 ```
-LOADING --loaded--> READY --drain--> DRAINING --drained--> STOPPED
-   |                  |                  |
-   +--load_failed--+  +-----crashed------+--> FAILED --restart--> LOADING
-                   v                             |
-                 FAILED ----------drain----------+--> STOPPED
+LOADING  --loaded-->       READY
+LOADING  --load_failed-->  FAILED
+LOADING  --drain-->        DRAINING
+LOADING  --crashed-->      FAILED
+READY    --drain-->        DRAINING
+READY    --crashed-->      FAILED
+SERVING  --drain-->        DRAINING
+SERVING  --crashed-->      FAILED
+DRAINING --drained-->      STOPPED
+DRAINING --crashed-->      STOPPED
+FAILED   --restart-->      LOADING
+FAILED   --drain-->        STOPPED
 ```
+
+STOPPED is terminal. A crash while draining ends the drain (STOPPED), since
+the version was leaving anyway; a crash otherwise leaves it FAILED for the
+supervisor to restart.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 from actorserve.domain.enums import ModelStatus
@@ -19,7 +33,9 @@ from actorserve.domain.errors import LifecycleError
 __all__ = [
     "ROUTABLE",
     "LifecycleEvent",
+    "Phase",
     "allowed_events",
+    "phase_of",
     "transition",
 ]
 
@@ -63,14 +79,35 @@ ROUTABLE: frozenset[ModelStatus] = frozenset({_S.READY, _S.SERVING})
 """States in which a version accepts new traffic."""
 
 
-def transition(state: ModelStatus, event: LifecycleEvent) -> ModelStatus:
-    """Return the state after `event`.
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """A status with what it allows, so callers read flags instead of comparing enums on the hot path."""
+
+    status: ModelStatus
+    accepting: bool
+    """New requests are admitted (READY, SERVING)."""
+    dispatching: bool
+    """Queued requests are handed to workers (READY, SERVING, DRAINING)."""
+
+
+_PHASES = {
+    status: Phase(status, status in ROUTABLE, status in ROUTABLE or status is _S.DRAINING) for status in ModelStatus
+}
+
+
+def phase_of(status: ModelStatus) -> Phase:
+    """The `Phase` of `status`."""
+    return _PHASES[status]
+
+
+def transition(state: ModelStatus, event: LifecycleEvent) -> Phase:
+    """Return the phase after `event`.
 
     Raises:
         LifecycleError: when the table has no such (state, event) pair.
     """
     try:
-        return _TABLE[(state, event)]
+        return _PHASES[_TABLE[(state, event)]]
     except KeyError:
         allowed = ", ".join(e.value for e in allowed_events(state)) or "none"
         msg = f"event {event.value!r} is not allowed in state {state.value!r} (allowed: {allowed})"

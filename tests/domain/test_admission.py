@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actorserve.domain.admission import Admit, BatchQueue, RestartBudget
+from actorserve.domain.admission import Admit, BatchQueue
+from actorserve.domain.restarts import RestartBudget
 
 
 @dataclass

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actorserve.domain import LifecycleError, LifecycleEvent, ModelStatus, transition
-from actorserve.domain.lifecycle import ROUTABLE, allowed_events
+from actorserve.domain.lifecycle import ROUTABLE, allowed_events, phase_of
 
 S, E = ModelStatus, LifecycleEvent
 
@@ -24,7 +24,26 @@ S, E = ModelStatus, LifecycleEvent
     ],
 )
 def test_allowed_transitions_follow_the_table(state: ModelStatus, event: LifecycleEvent, expected: ModelStatus) -> None:
-    assert transition(state, event) is expected
+    assert transition(state, event).status is expected
+
+
+@pytest.mark.parametrize("status", list(S))
+def test_each_phase_says_whether_it_accepts_and_dispatches(status: ModelStatus) -> None:
+    phase = phase_of(status)
+    assert phase.status is status
+    assert phase.accepting == (status in ROUTABLE)
+    assert phase.dispatching == (status in ROUTABLE or status is S.DRAINING)
+
+
+def test_the_module_diagram_lists_exactly_the_table() -> None:
+    import re
+
+    from actorserve.domain import lifecycle
+
+    doc = lifecycle.__doc__ or ""
+    drawn = {(S[a], E(e), S[b]) for a, e, b in re.findall(r"^([A-Z]+)\s+--([a-z_]+)-->\s+([A-Z]+)$", doc, re.MULTILINE)}
+    table = {(state, event, target) for (state, event), target in lifecycle._TABLE.items()}
+    assert drawn == table
 
 
 def test_a_disallowed_event_names_the_state_and_the_allowed_events() -> None:
@@ -47,7 +66,7 @@ def test_any_event_sequence_either_moves_by_the_table_or_raises(events: list[Lif
     state = S.LOADING
     for event in events:
         try:
-            new = transition(state, event)
+            new = transition(state, event).status
         except LifecycleError:
             continue
         assert event in allowed_events(state)
