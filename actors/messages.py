@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
+from actorserve.actors.base import UnexpectedMessageError
+
 if TYPE_CHECKING:
+    from actorserve.actors.keys import ReplicaKey
     from actorserve.actors.reply import Reply
     from actorserve.domain.entities import ModelMetrics, ModelRequest, ModelResponse, ModelVersion
     from actorserve.domain.enums import ModelStatus
@@ -21,10 +24,7 @@ __all__ = [
     "CheckHealth",
     "Done",
     "Drain",
-    "DrainTimeout",
     "Ended",
-    "ExpireDeadlines",
-    "FlushBatch",
     "GetMetrics",
     "Health",
     "HealthChecked",
@@ -34,16 +34,14 @@ __all__ = [
     "LoadFailed",
     "Loaded",
     "Lookup",
-    "ProbeHealth",
     "Register",
     "RestartVersion",
-    "RestartWorker",
-    "RetryLoad",
     "Route",
     "RunBatch",
     "SetRouting",
     "Shutdown",
     "StatusChanged",
+    "TimerFired",
     "Unload",
     "Unroute",
     "UnexpectedMessageError",
@@ -57,10 +55,6 @@ __all__ = [
 ]
 
 ActorRef = pykka.ActorRef[Any]
-
-
-class UnexpectedMessageError(TypeError):
-    """An actor received a message type it has no handler for (a bug: the actor crashes)."""
 
 
 def safe_tell(ref: ActorRef | None, message: object) -> bool:
@@ -121,8 +115,7 @@ class RunBatch:
 class Done:
     """Worker → version: the batch finished; `outcomes` are the answers the worker gave."""
 
-    worker: int
-    generation: int
+    replica: ReplicaKey
     outcomes: tuple[Outcome, ...]
 
 
@@ -133,14 +126,24 @@ class Done:
 class Loaded:
     """Worker → version: the replica loaded its model."""
 
-    worker: int
-    generation: int
+    replica: ReplicaKey
     load_s: float
 
 
 @dataclass(frozen=True, slots=True)
-class ProbeHealth:
-    """Timer → version: time to probe every loaded replica."""
+class LoadFailed:
+    """Worker → version: loading failed (the worker stops itself)."""
+
+    replica: ReplicaKey
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerCrashed:
+    """Worker → version: the worker actor failed unexpectedly."""
+
+    replica: ReplicaKey
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +155,7 @@ class CheckHealth:
 class HealthChecked:
     """Worker → version: the probe's answer (`error` says why it failed)."""
 
-    worker: int
-    generation: int
+    replica: ReplicaKey
     healthy: bool
     error: str | None = None
 
@@ -170,55 +172,15 @@ class HealthReport:
 
 
 @dataclass(frozen=True, slots=True)
-class LoadFailed:
-    """Worker → version: loading failed (the worker stops itself)."""
+class TimerFired:
+    """Timer → actor: the timer in slot `name` is due (see `actors.version.core` for the slots)."""
 
-    worker: int
-    generation: int
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerCrashed:
-    """Worker → version: the worker actor failed unexpectedly."""
-
-    worker: int
-    generation: int
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class RetryLoad:
-    """Timer → version: start a fresh worker for replica `worker` after a load failure."""
-
-    worker: int
-
-
-@dataclass(frozen=True, slots=True)
-class RestartWorker:
-    """Timer → version: start a fresh worker for replica `worker` after a crash."""
-
-    worker: int
-
-
-@dataclass(frozen=True, slots=True)
-class ExpireDeadlines:
-    """Timer → version: answer TIMEOUT to whatever passed its deadline."""
-
-
-@dataclass(frozen=True, slots=True)
-class FlushBatch:
-    """Timer → version: the oldest queued request waited `batch_wait_ms`; dispatch."""
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
 class Drain:
     """Router → version: stop taking traffic, finish what is held, then stop."""
-
-
-@dataclass(frozen=True, slots=True)
-class DrainTimeout:
-    """Timer → version: the drain took too long; answer the rest UNAVAILABLE."""
 
 
 @dataclass(frozen=True, slots=True)

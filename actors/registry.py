@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from actorserve.actors.base import ServingActor
+from actorserve.actors.base import ServingActor, handles
+from actorserve.actors.keys import VersionKey
 from actorserve.actors.messages import (
+    Drain,
     Ended,
     Health,
     HealthReport,
@@ -18,7 +19,6 @@ from actorserve.actors.messages import (
     RestartVersion,
     Shutdown,
     StatusChanged,
-    UnexpectedMessageError,
     Unload,
     Unroute,
     VersionCrashed,
@@ -30,11 +30,11 @@ from actorserve.actors.scheduler import Scheduler, TimerHandle
 from actorserve.actors.status import ShownStatus
 from actorserve.actors.tracking import ThreadTracker
 from actorserve.actors.version import VersionActor, VersionDeps
-from actorserve.domain.admission import RestartBudget
 from actorserve.domain.entities import ModelMetrics, ModelVersion
 from actorserve.domain.enums import ModelStatus
 from actorserve.domain.lifecycle import ROUTABLE
 from actorserve.domain.ports import Clock, CostCalculator, MetricsSink, ModelInvoker
+from actorserve.domain.restarts import RestartBudget
 
 if TYPE_CHECKING:
     import pykka
@@ -107,20 +107,6 @@ class RegistryActor(ServingActor):
         self._entries: dict[str, _Entry] = {}
         self._model_waiters: dict[str, list[Reply[bool]]] = {}
         self._shutdown: list[Reply[bool]] | None = None  # every stop() caller's reply, once shutting down
-        self._handlers: dict[type, Callable[[Any], None]] = {
-            Register: self._on_register,
-            Unload: self._on_unload,
-            Lookup: self._on_lookup,
-            ListVersions: self._on_list,
-            WaitReady: self._on_wait_ready,
-            Health: self._on_health,
-            HealthReport: self._on_health_report,
-            StatusChanged: self._on_status,
-            Ended: self._on_ended,
-            VersionCrashed: self._on_crashed,
-            RestartVersion: self._on_restart,
-            Shutdown: self._on_shutdown,
-        }
 
     def on_start(self) -> None:
         """Build the dependencies every version shares (registry thread)."""
@@ -136,22 +122,14 @@ class RegistryActor(ServingActor):
             registry=self.actor_ref,
         )
 
-    def on_receive(self, message: object) -> None:
-        """Dispatch by message type (registry thread)."""
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            msg = f"RegistryActor cannot handle {type(message).__name__}"
-            raise UnexpectedMessageError(msg)
-        handler(message)
-
     # --- commands ------------------------------------------------------------
 
     def _start(self, entry: _Entry) -> None:
         assert self._deps is not None
-        entry.ref = VersionActor.start(
-            version=entry.version, generation=entry.generation, deps=self._deps, shown=entry.shown
-        )
+        key = VersionKey(entry.version.version_id, entry.generation)
+        entry.ref = VersionActor.start(version=entry.version, key=key, deps=self._deps, shown=entry.shown)
 
+    @handles(Register)
     def _on_register(self, m: Register) -> None:
         vid = m.version.version_id
         old = self._entries.get(vid)
@@ -166,6 +144,7 @@ class RegistryActor(ServingActor):
         log.info("registered %s", vid, extra={"model": m.version.model_name, "version": vid})
         m.reply.set(True)
 
+    @handles(Unload)
     def _on_unload(self, m: Unload) -> None:
         entry = self._entries.get(m.version_id)
         if entry is None or entry.status is ModelStatus.STOPPED:
@@ -182,7 +161,8 @@ class RegistryActor(ServingActor):
         log.info("unloading %s", v.version_id, extra={"model": v.model_name, "version": v.version_id})
         if entry.ref is not None:
             entry.shown.mark_unloading()
-            self._router.tell(Unroute(v, entry.generation, entry.ref))
+            if not safe_tell(self._router, Unroute(v, entry.generation, entry.ref)):
+                safe_tell(entry.ref, Drain())  # no router left to route around it: drain it directly
             return
         if entry.restart_timer is not None:
             entry.restart_timer.cancel()
@@ -200,13 +180,16 @@ class RegistryActor(ServingActor):
         except Exception:
             log.exception("metrics sink failed on status change")
 
+    @handles(Lookup)
     def _on_lookup(self, m: Lookup) -> None:
         entry = self._entries.get(m.version_id)
         m.reply.set(None if entry is None else (entry.version, entry.ref, entry.final_metrics))
 
+    @handles(ListVersions)
     def _on_list(self, m: ListVersions) -> None:
         m.reply.set([e.version for e in self._entries.values()])
 
+    @handles(WaitReady)
     def _on_wait_ready(self, m: WaitReady) -> None:
         entry = self._entries.get(m.target)
         if entry is not None:
@@ -225,11 +208,13 @@ class RegistryActor(ServingActor):
         else:
             _add_waiter(self._model_waiters.setdefault(m.target, []), m.reply)
 
+    @handles(HealthReport)
     def _on_health_report(self, m: HealthReport) -> None:
         entry = self._entries.get(m.version_id)
         if entry is not None and entry.generation == m.generation:
             entry.probe = m
 
+    @handles(Health)
     def _on_health(self, m: Health) -> None:
         # Unloaded versions left on purpose; every other required version must be READY.
         kept = [e for e in self._entries.values() if not e.unloading and e.status is not ModelStatus.STOPPED]
@@ -263,6 +248,7 @@ class RegistryActor(ServingActor):
             "probe_error": None if probe is None else probe.error,
         }
 
+    @handles(Shutdown)
     def _on_shutdown(self, m: Shutdown) -> None:
         if self._shutdown is None:
             self._shutdown = []
@@ -280,6 +266,7 @@ class RegistryActor(ServingActor):
 
     # --- events --------------------------------------------------------------
 
+    @handles(StatusChanged)
     def _on_status(self, m: StatusChanged) -> None:
         entry = self._entries.get(m.version_id)
         if entry is None or entry.generation != m.generation:
@@ -304,6 +291,7 @@ class RegistryActor(ServingActor):
                 reply.set(ready)
             del self._model_waiters[name]
 
+    @handles(Ended)
     def _on_ended(self, m: Ended) -> None:
         entry = self._entries.get(m.version_id)
         if entry is None or entry.generation != m.generation:
@@ -317,6 +305,7 @@ class RegistryActor(ServingActor):
             self._resolve(entry, False)
         self._check_shutdown()
 
+    @handles(VersionCrashed)
     def _on_crashed(self, m: VersionCrashed) -> None:
         entry = self._entries.get(m.version_id)
         if entry is None or entry.generation != m.generation:
@@ -350,6 +339,7 @@ class RegistryActor(ServingActor):
         except Exception:
             log.exception("metrics sink failed on status change")
 
+    @handles(RestartVersion)
     def _on_restart(self, m: RestartVersion) -> None:
         entry = self._entries.get(m.version_id)
         if entry is None or entry.restart_timer is None:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import pykka
 
+from actorserve.actors.base import describe_exception
 from actorserve.actors.clock import SystemClock
 from actorserve.actors.dispatch import InvokerSet
 from actorserve.actors.experiments.api import Experiments
@@ -36,7 +37,6 @@ from actorserve.actors.router import RouterActor
 from actorserve.actors.scheduler import Scheduler
 from actorserve.actors.sinks import NullSink, SinkFanout
 from actorserve.actors.tracking import ThreadTracker
-from actorserve.actors.worker import describe_exception
 from actorserve.domain.cost import PriceTable
 from actorserve.domain.entities import ModelMetrics, ModelVersion
 from actorserve.domain.enums import RoutingStrategy

@@ -78,6 +78,7 @@ def test_the_wheel_installs_one_top_level_import_name(tmp_path: Path) -> None:
         assert f"actorserve/{layer}/__init__.py" in names
         assert f"actorserve/{layer}/py.typed" in names
     assert "actorserve/actors/experiments/ab.py" in names
+    assert "actorserve/actors/version/core.py" in names
     assert not any(n.startswith(("actorserve/tests", "actorserve/benchmarks")) for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     with zipfile.ZipFile(wheel) as archive:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from actorserve.actors.messages import Infer, VersionStats, Work, safe_tell
+from actorserve.actors.messages import VersionStats, Work, safe_tell
 from actorserve.actors.requests import failed_response
 from actorserve.domain.entities import ModelMetrics, ModelResponse, ModelVersion
 from actorserve.domain.enums import ErrorCode, ModelStatus
@@ -22,6 +22,8 @@ from actorserve.domain.ports import Clock, MetricsSink
 
 if TYPE_CHECKING:
     import pykka
+
+    from actorserve.actors.version.effects import Answer
 
 __all__ = ["VersionLedger"]
 
@@ -76,54 +78,44 @@ class VersionLedger:
             error=error,
         )
 
-    def reject(self, m: Infer, code: ErrorCode, error: str) -> None:
-        """Refuse a request at admission; log at most one line per interval with a count."""
-        response = self.failure(m.request.request_id, m.started_at, code, error)
-        if m.reply.set(response):
-            self.record((Outcome(response.request_id, False, response.latency_ms, code),))
-        else:
-            self._record_answer(m.reply.value())  # the caller answered first (cancelled): count its answer
-        self._rejected += 1
+    def answer(self, answer: Answer) -> None:
+        """Give each request of `answer` its failure unless already answered, and count it once.
+
+        A request answered elsewhere first (its caller's deadline, a
+        cancellation) is counted here only when `answer.count_answered` says
+        nobody else will. Refusals at admission are logged at most once per
+        interval, with a count.
+        """
+        code, error, count_answered = answer.code, answer.error, answer.count_answered
+        for work in answer.works:
+            response = self.failure(work.request.request_id, work.started_at, code, error)
+            if work.reply.set(response):
+                self.record((Outcome(response.request_id, False, response.latency_ms, code),))
+            elif count_answered:
+                self._count(work.reply.value())
+        if answer.rejected:
+            self._log_rejections(len(answer.works), answer.works[-1], code, error)
+
+    def count_answered(self, works: Iterable[Work]) -> None:
+        """The caller answered these (its own deadline, or cancellation): count those answers."""
+        for work in works:
+            self._count(work.reply.value())
+
+    def _count(self, response: ModelResponse) -> None:
+        self.record((Outcome(response.request_id, response.success, response.latency_ms, response.error_code),))
+
+    def _log_rejections(self, count: int, latest: Work, code: ErrorCode, error: str) -> None:
+        self._rejected += count
         now = self._clock.monotonic()
         if now - self._rejections_logged_at >= _REJECTION_LOG_INTERVAL_S:  # one line per interval under a storm
             log.warning(
                 "rejected %d request(s) since the last report; latest: %s",
                 self._rejected,
                 error,
-                extra={**self._log_extra, "request_id": m.request.request_id, "error_code": code.value},
+                extra={**self._log_extra, "request_id": latest.request.request_id, "error_code": code.value},
             )
             self._rejected = 0
             self._rejections_logged_at = now
-
-    def answer_errors(self, works: Iterable[Work], code: ErrorCode, error: str) -> list[Work]:
-        """Answer each with a failure unless already answered; returns the ones this answered."""
-        answered = []
-        for work in works:
-            response = self.failure(work.request.request_id, work.started_at, code, error)
-            if work.reply.set(response):
-                answered.append(work)
-                self.record((Outcome(response.request_id, False, response.latency_ms, code),))
-        return answered
-
-    def close_out(self, works: Iterable[Work], code: ErrorCode, error: str) -> None:
-        """Answer each unanswered one with a failure, and count the ones answered elsewhere.
-
-        For requests no worker will report (still queued, or held by a worker
-        that is gone), so each is counted once whoever answered it.
-        """
-        for work in works:
-            response = self.failure(work.request.request_id, work.started_at, code, error)
-            if not work.reply.set(response):
-                response = work.reply.value()
-            self._record_answer(response)
-
-    def record_answered_elsewhere(self, works: Iterable[Work]) -> None:
-        """The caller answered these (its own deadline, or cancellation): count those answers."""
-        for work in works:
-            self._record_answer(work.reply.value())
-
-    def _record_answer(self, response: ModelResponse) -> None:
-        self.record((Outcome(response.request_id, response.success, response.latency_ms, response.error_code),))
 
     # --- metrics and reports -----------------------------------------------------------
 

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from actorserve.actors.base import ServingActor
+from actorserve.actors.base import ServingActor, describe_exception, handles
+from actorserve.actors.keys import ReplicaKey
 from actorserve.actors.messages import (
     CheckHealth,
     Done,
@@ -15,7 +16,6 @@ from actorserve.actors.messages import (
     Loaded,
     LoadFailed,
     RunBatch,
-    UnexpectedMessageError,
     Work,
     WorkerCrashed,
     safe_tell,
@@ -31,18 +31,9 @@ from actorserve.domain.results import checked_result
 if TYPE_CHECKING:
     import pykka
 
-__all__ = ["WorkerActor", "describe_exception"]
+__all__ = ["WorkerActor"]
 
 log = logging.getLogger(__name__)
-
-
-def describe_exception(exc: BaseException) -> str:
-    """`Type: message`, the one-line form kept on versions and in responses."""
-    try:
-        text = str(exc)
-    except Exception:  # noqa: BLE001 - a backend's exception with a broken __str__ is still described
-        text = "<unprintable>"
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _failure(exc: BaseException) -> InvocationResult:
@@ -62,8 +53,7 @@ class WorkerActor(ServingActor):
     def __init__(
         self,
         *,
-        index: int,
-        generation: int,
+        replica: ReplicaKey,
         version: ModelVersion,
         invoker: ModelInvoker,
         parent: pykka.ActorRef[Any],
@@ -72,8 +62,7 @@ class WorkerActor(ServingActor):
         tracker: ThreadTracker,
     ) -> None:
         super().__init__()
-        self._index = index
-        self._generation = generation
+        self._replica = replica
         self._version = version
         self._invoker = invoker
         self._parent = parent
@@ -90,24 +79,21 @@ class WorkerActor(ServingActor):
         try:
             self._handle = self._invoker.load(self._version)
         except BaseException as exc:  # noqa: BLE001 - fenced: see class docstring
-            safe_tell(self._parent, LoadFailed(self._index, self._generation, describe_exception(exc)))
+            safe_tell(self._parent, LoadFailed(self._replica, describe_exception(exc)))
             self.stop()
             return
         self._loaded = True
-        safe_tell(self._parent, Loaded(self._index, self._generation, self._clock.monotonic() - started))
+        safe_tell(self._parent, Loaded(self._replica, self._clock.monotonic() - started))
 
-    def on_receive(self, message: object) -> None:
-        """Run a batch (worker thread)."""
-        if type(message) is RunBatch:
+    def on_receive(self, message: Any) -> None:
+        """Run a batch (worker thread); other messages go through the handler table."""
+        if type(message) is RunBatch:  # the hot path skips the table
             self._run(message.items)
-            return
-        if type(message) is CheckHealth:
-            self._check_health()
-            return
-        msg = f"WorkerActor cannot handle {type(message).__name__}"
-        raise UnexpectedMessageError(msg)
+        else:
+            super().on_receive(message)
 
-    def _check_health(self) -> None:
+    @handles(CheckHealth)
+    def _check_health(self, _: CheckHealth) -> None:
         error = None
         try:
             healthy = bool(self._invoker.health(self._handle))
@@ -115,7 +101,7 @@ class WorkerActor(ServingActor):
             healthy, error = False, describe_exception(exc)
         if not healthy and error is None:
             error = "the invoker's health probe answered False"
-        safe_tell(self._parent, HealthChecked(self._index, self._generation, healthy, error))
+        safe_tell(self._parent, HealthChecked(self._replica, healthy, error))
 
     def on_failure(
         self,
@@ -125,7 +111,7 @@ class WorkerActor(ServingActor):
     ) -> None:
         """Report the crash to the version, which answers the batch and restarts us."""
         error = describe_exception(exception_value) if exception_value else "unknown failure"
-        safe_tell(self._parent, WorkerCrashed(self._index, self._generation, error))
+        safe_tell(self._parent, WorkerCrashed(self._replica, error))
         self._unload()
 
     def on_stop(self) -> None:
@@ -179,7 +165,7 @@ class WorkerActor(ServingActor):
                         outcomes.append(outcome)
                         claimed.append(work)
             # Done first, then wake the callers: a caller's next look at the metrics includes its request.
-            safe_tell(self._parent, Done(self._index, self._generation, tuple(outcomes)))
+            safe_tell(self._parent, Done(self._replica, tuple(outcomes)))
         finally:
             for work in claimed:
                 work.reply.publish()

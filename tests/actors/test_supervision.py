@@ -8,7 +8,7 @@ import pykka
 import pytest
 
 from actorserve.actors import ServingRuntime
-from actorserve.actors.worker import WorkerActor
+from actorserve.actors.version.worker import WorkerActor
 from actorserve.domain import ErrorCode, ModelStatus
 from tests.fakes import FakeInvoker, RecordingSink, make_version, status, submit_many
 
