@@ -12,6 +12,7 @@ from actorserve.actors.messages import Route, UnexpectedMessageError, safe_tell
 from actorserve.actors.reply import Reply
 from actorserve.actors.requests import failed_response
 from actorserve.actors.tracking import ThreadTracker
+from actorserve.actors.worker import describe_exception
 from actorserve.domain.entities import ModelRequest, ModelResponse
 from actorserve.domain.enums import ErrorCode
 from actorserve.domain.ports import Clock
@@ -165,7 +166,12 @@ class ExperimentActor(ServingActor):
         if handler is None:
             msg = f"{type(self).__name__} cannot handle {type(message).__name__}"
             raise UnexpectedMessageError(msg)
-        handler(message)
+        try:
+            handler(message)
+        except Exception:
+            # An exception out of on_receive stops a Pykka actor, and with it the
+            # experiment: no request's content (or an output it produced) may do that.
+            log.exception("%s %s: handling %s failed", self.kind, self.experiment_id, type(message).__name__)
 
     # --- to override ---------------------------------------------------------
 
@@ -190,11 +196,19 @@ class ExperimentActor(ServingActor):
         if self._stopped:
             self.fail(m.request, m.reply, m.started_at, ErrorCode.UNAVAILABLE, "Experiment stopped")
             return
-        self.serve(m)
+        try:
+            self.serve(m)
+        except Exception as exc:
+            log.exception("%s %s: serving request %s failed", self.kind, self.experiment_id, m.request.request_id)
+            error = f"Experiment failed: {describe_exception(exc)}"
+            self.fail(m.request, m.reply, m.started_at, ErrorCode.MODEL_ERROR, error)
 
     def _on_observed(self, m: Observed) -> None:
         self._observing -= 1
-        self.observe(m.tag, m.response)
+        try:
+            self.observe(m.tag, m.response)
+        except Exception:
+            log.exception("%s %s: observing an answer failed", self.kind, self.experiment_id)
         if self._observing == 0 and self._settle_waiters:
             for reply in self._settle_waiters:
                 reply.set(True)
@@ -211,9 +225,15 @@ class ExperimentActor(ServingActor):
 
     def _on_stop(self, m: StopExperiment) -> None:
         self._stopped = True
-        self.release()
-        m.reply.set(self._full_report())
-        self.stop()
+        final: dict[str, object] = {"experiment_id": self.experiment_id, "kind": self.kind, "stopped": True}
+        try:
+            self.release()
+            final = self._full_report()
+        except Exception:
+            log.exception("%s %s: final report failed", self.kind, self.experiment_id)
+        finally:
+            m.reply.set(final)
+            self.stop()
 
     def _full_report(self) -> dict[str, object]:
         return {
