@@ -42,7 +42,9 @@ class Experiments:
     Each experiment is an actor that owns its state; this object only knows
     their ids. Starting validates everything first (registered versions,
     percentages, weights, quorum), so a bad call raises `ValueError` naming
-    the field and starts nothing.
+    the field and starts nothing. Once `stop_all` has begun (the runtime's
+    `stop()` calls it first), every start raises `RuntimeError`, so no
+    experiment outlives the runtime.
     """
 
     def __init__(self, runtime: ServingRuntime, deps: ExperimentDeps, seed: int | None) -> None:
@@ -52,14 +54,22 @@ class Experiments:
         self._lock = threading.Lock()
         self._live: dict[str, tuple[str, pykka.ActorRef[Any]]] = {}
         self._final: dict[str, dict[str, object]] = {}
+        self._closed = False  # set under _lock by stop_all; _start checks it under the same lock
 
     # --- starting ------------------------------------------------------------
 
+    def _check_open(self) -> None:
+        if self._closed or self._runtime.closed or self._runtime.stopped:
+            msg = "the runtime is stopped"
+            raise RuntimeError(msg)
+
     def _models(self, version_ids: Sequence[str], field: str) -> dict[str, str]:
+        self._check_open()
         models: dict[str, str] = {}
         for vid in version_ids:
             version = self._runtime.get_version(vid) if isinstance(vid, str) else None
             if version is None:
+                self._check_open()  # stopping unregisters every version: say why, not "not registered"
                 raise ConfigError(f"{field}: version {vid!r} is not registered", field=field)
             models[vid] = version.model_name
         return models
@@ -81,17 +91,14 @@ class Experiments:
         return int.from_bytes(digest, "big")
 
     def _start(self, experiment_id: str, actor: type[ExperimentActor], **kwargs: Any) -> str:
-        if self._runtime.stopped or self._runtime.closed:
-            msg = "the runtime is stopped"
-            raise RuntimeError(msg)
-        ref = actor.start(deps=self._deps, **kwargs)
+        # Checked, started and recorded under one lock that stop_all also takes to close:
+        # a start either lands in _live before stop_all lists it, or sees the close and raises.
+        # (Starting an actor only spawns its thread, so the lock is held briefly.)
         with self._lock:
-            taken = experiment_id in self._live or experiment_id in self._final
-            if not taken:
-                self._live[experiment_id] = (actor.kind, ref)
-        if taken:  # another thread started one with the same id meanwhile
-            ref.stop(block=False)
-            raise ConfigError(f"id: {experiment_id!r} is already in use", field="id")
+            self._check_open()
+            if experiment_id in self._live or experiment_id in self._final:
+                raise ConfigError(f"id: {experiment_id!r} is already in use", field="id")
+            self._live[experiment_id] = (actor.kind, actor.start(deps=self._deps, **kwargs))
         return experiment_id
 
     def start_ab_test(
@@ -318,6 +325,12 @@ class Experiments:
             return {eid: kind for eid, (kind, _) in self._live.items()}
 
     def stop_all(self) -> None:
-        """Stop every running experiment (the runtime's `stop()` calls this first)."""
-        for experiment_id in list(self.list()):
+        """Refuse every start from now on, then stop each running experiment.
+
+        The runtime's `stop()` calls this first.
+        """
+        with self._lock:
+            self._closed = True
+            running = list(self._live)
+        for experiment_id in running:
             self.stop(experiment_id)

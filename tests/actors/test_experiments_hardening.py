@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 
 from actorserve.actors import ServingRuntime
-from actorserve.domain import ErrorCode, ModelVersion
+from actorserve.actors.clock import SystemClock
+from actorserve.actors.experiments.api import Experiments
+from actorserve.domain import ErrorCode, ModelStatus, ModelVersion
 from actorserve.domain.abtest import ABTestSpec, assign
 from actorserve.domain.ports import RandomSource
 from actorserve.domain.routing import Candidate, RoutingPolicy, RoutingRule, make_policy
-from tests.fakes import FakeInvoker, make_version
+from tests.fakes import FakeInvoker, eventually, make_version, status
 
 Factory = Callable[..., ServingRuntime]
 
@@ -118,3 +121,103 @@ def test_an_assignment_that_raises_answers_that_request_and_the_ab_test_lives_on
     assert failed.error is not None and "cannot hash this key" in failed.error
     assert rt.experiments.serve(test_id, {}, key="user-1").success
     assert report_of(rt, test_id)["kind"] == "ab_test"
+
+
+# --- D9: starting an experiment while the runtime stops ----------------------------
+
+
+def _starts(x: Experiments) -> dict[str, Callable[[], str]]:
+    return {
+        "ab_test": lambda: x.start_ab_test(["a", "b"]),
+        "shadow": lambda: x.start_shadow("a", "b"),
+        "ensemble": lambda: x.create_ensemble(["a", "b"]),
+        "canary": lambda: x.start_canary("a", "b", auto_unload=False),
+    }
+
+
+def _race_start_against_stop(start: str) -> list[BaseException]:
+    """Start experiments back to back on one thread while the runtime stops; what ended the starts."""
+    rt = ServingRuntime(FakeInvoker(), seed=1)
+    ready(rt, make_version("a"), make_version("b"))
+    begin = _starts(rt.experiments)[start]
+    first_started = threading.Event()
+    errors: list[BaseException] = []
+
+    def keep_starting() -> None:
+        try:
+            while True:
+                begin()
+                first_started.set()
+        except (RuntimeError, ValueError, TimeoutError) as exc:
+            errors.append(exc)
+        finally:
+            first_started.set()
+
+    starter = threading.Thread(target=keep_starting, name="racing-starter")
+    starter.start()
+    assert first_started.wait(5)
+    rt.stop(timeout=5)
+    starter.join(5)
+    assert not starter.is_alive()
+    assert rt.threads() == []
+    assert experiment_threads() == []
+    return errors
+
+
+@pytest.mark.parametrize("start", ["ab_test", "shadow", "ensemble", "canary"])
+def test_an_experiment_started_while_the_runtime_stops_never_outlives_stop(start: str) -> None:
+    for _ in range(15):
+        errors = _race_start_against_stop(start)
+        assert len(errors) == 1
+        assert isinstance(errors[0], RuntimeError), errors[0]
+        assert "the runtime is stopped" in str(errors[0])
+
+
+class _StallingClock(SystemClock):
+    """A real clock that holds the first reading taken on `thread_name` until `until()` holds (or `patience_s`).
+
+    The first reading a start takes is in the experiment actor's constructor,
+    between the start's "is the runtime open?" check and its bookkeeping: the
+    window a stop must not slip through.
+    """
+
+    def __init__(self, thread_name: str, patience_s: float) -> None:
+        self.thread_name = thread_name
+        self.patience_s = patience_s
+        self.until: Callable[[], bool] = lambda: True
+        self.stalled = threading.Event()
+        self._armed = True
+
+    def monotonic(self) -> float:
+        if self._armed and threading.current_thread().name == self.thread_name:
+            self._armed = False
+            self.stalled.set()
+            eventually(self.until, self.patience_s)
+        return time.monotonic()
+
+
+@pytest.mark.parametrize("start", ["ab_test", "shadow", "ensemble", "canary"])
+def test_a_start_caught_midway_by_stop_is_stopped_with_the_runtime(start: str) -> None:
+    clock = _StallingClock("stalled-starter", patience_s=0.3)
+    rt = ServingRuntime(FakeInvoker(), seed=1, clock=clock)
+    version = make_version("a")
+    ready(rt, version, make_version("b"))
+    # hold the start until stop() is well under way (its versions drain), or until patience runs out
+    clock.until = lambda: status(version) is not ModelStatus.READY
+    outcome: list[object] = []
+
+    def start_one() -> None:
+        try:
+            outcome.append(_starts(rt.experiments)[start]())
+        except RuntimeError as exc:
+            outcome.append(exc)
+
+    starter = threading.Thread(target=start_one, name="stalled-starter")
+    starter.start()
+    assert clock.stalled.wait(5)
+    rt.stop(timeout=5)
+    starter.join(5)
+    assert not starter.is_alive()
+    assert len(outcome) == 1
+    assert rt.threads() == []
+    assert experiment_threads() == []
