@@ -157,12 +157,17 @@ class Experiments:
         weights: Mapping[str, float] | None = None,
         min_agreements: int | None = None,
         ensemble_id: str | None = None,
+        vote_on: str | None = None,
     ) -> str:
         """Fan requests out to `members` and aggregate. Returns the ensemble id.
 
         `aggregation_method`: voting, weighted_voting, averaging,
         weighted_averaging or first_success; `weights` maps version id to
         weight; `min_agreements` defaults to 2 (1 for first_success).
+        `vote_on`: what voting compares, a key or dotted path into each output
+        (`"label"`, `"choices.0.text"`); None: the first present of `label`,
+        `predict`, `text`, `output`, `result`, else the output without its
+        identity fields (`model`, `version`, `id`, `created`, latencies).
         """
         ensemble_id = self._new_id(ensemble_id, "ensemble_id")
         if not isinstance(members, Sequence) or isinstance(members, str):
@@ -174,7 +179,7 @@ class Experiments:
                 raise ConfigError(f"weights: {unknown[0]!r} is not a member", field="weights")
             weight_list = tuple(float(weights.get(vid, 0.0)) for vid in members)
         quorum = min_agreements if min_agreements is not None else (1 if aggregation_method == "first_success" else 2)
-        spec = EnsembleSpec(tuple(members), aggregation_method, weight_list, quorum)
+        spec = EnsembleSpec(tuple(members), aggregation_method, weight_list, quorum, vote_on)
         models = self._models(spec.members, "model_versions")
         return self._start(ensemble_id, EnsembleActor, ensemble_id=ensemble_id, spec=spec, models=models)
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 
-from actorserve.actors.experiments.base import ExperimentActor, ExperimentDeps, ObservedReply, ServeExperiment
+from actorserve.actors.experiments.base import (
+    ExperimentActor,
+    ExperimentDeps,
+    ObservedReply,
+    ServeExperiment,
+)
 from actorserve.actors.reply import Reply
-from actorserve.domain.ensemble import EnsembleSpec, Vote, decide
+from actorserve.actors.worker import describe_exception
+from actorserve.domain.ensemble import Decision, EnsembleSpec, Vote, decide
 from actorserve.domain.entities import ModelResponse
 from actorserve.domain.enums import ErrorCode
 
 __all__ = ["EnsembleActor"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -28,6 +37,7 @@ class EnsembleActor(ExperimentActor):
     worst); the ensemble answers as soon as `domain.ensemble.decide` says the
     result can no longer change, and fails with MODEL_ERROR when the quorum
     cannot be reached. Its latency is that of the slowest member it needed.
+    An aggregation that raises answers that request MODEL_ERROR.
     """
 
     kind = "ensemble"
@@ -62,7 +72,13 @@ class EnsembleActor(ExperimentActor):
             return  # already decided
         pending.votes[index] = Vote(response.success, response.output_data)
         pending.responses[index] = response
-        decision = decide(self._spec, pending.votes)
+        try:
+            decision = decide(self._spec, pending.votes)
+        except Exception as exc:
+            # an output the aggregation cannot handle fails this request, not the ensemble
+            log.exception("ensemble %s: aggregating request %s failed", self.experiment_id, rid)
+            error = f"Cannot aggregate member outputs: {describe_exception(exc)}"
+            decision = Decision(error=error, error_code=ErrorCode.MODEL_ERROR)
         if decision is None:
             return
         del self._pending[rid]
@@ -115,6 +131,7 @@ class EnsembleActor(ExperimentActor):
             "members": list(self._spec.members),
             "aggregation_method": self._spec.method,
             "min_agreements": self._spec.min_agreements,
+            "vote_on": self._spec.vote_on,
             "requests": self._answered,
             "successes": self._succeeded,
             "failures_by_code": dict(self._failures),

@@ -12,6 +12,7 @@ import pytest
 from actorserve.actors import ServingRuntime
 from actorserve.actors.clock import SystemClock
 from actorserve.actors.experiments.api import Experiments
+from actorserve.adapters import SimulatedInvoker
 from actorserve.domain import ErrorCode, ModelStatus, ModelVersion
 from actorserve.domain.abtest import ABTestSpec, assign
 from actorserve.domain.ports import RandomSource
@@ -121,6 +122,69 @@ def test_an_assignment_that_raises_answers_that_request_and_the_ab_test_lives_on
     assert failed.error is not None and "cannot hash this key" in failed.error
     assert rt.experiments.serve(test_id, {}, key="user-1").success
     assert report_of(rt, test_id)["kind"] == "ab_test"
+
+
+# --- D7: ensembles over awkward outputs --------------------------------------------
+
+
+def test_ensemble_outputs_with_mixed_key_types_are_voted_on(runtimes: Factory) -> None:
+    rt = runtimes(FakeInvoker(output={1: "one", "two": 2, (3, 4): None}))
+    ready(rt, make_version("a"), make_version("b"))
+    ensemble_id = rt.experiments.create_ensemble(["a", "b"])
+    for _ in range(3):
+        r = rt.experiments.serve(ensemble_id, {})
+        assert r.success, r.error
+    assert report_of(rt, ensemble_id)["successes"] == 3
+
+
+class _Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("repr failed")
+
+
+def test_an_aggregation_that_raises_answers_model_error_and_the_ensemble_lives_on(runtimes: Factory) -> None:
+    rt = runtimes(FakeInvoker(output=_Unprintable()))
+    ready(rt, make_version("a"), make_version("b"))
+    ensemble_id = rt.experiments.create_ensemble(["a", "b"])
+    for _ in range(3):
+        r = rt.experiments.serve(ensemble_id, {}, timeout_ms=5000)
+        assert r.error_code is ErrorCode.MODEL_ERROR, r.error
+    report = report_of(rt, ensemble_id)
+    assert report["failures_by_code"] == {"model_error": 3}
+
+
+# --- voting on the prediction ------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["voting", "weighted_voting"])
+def test_a_voting_ensemble_of_simulated_versions_of_one_model_reaches_its_quorum(
+    runtimes: Factory, method: str
+) -> None:
+    rt = runtimes(SimulatedInvoker(seed=1))
+    versions = [make_version(f"v{i}", number=f"{i}.0.0") for i in (1, 2, 3)]
+    ready(rt, *versions)
+    weights = {"v1": 1.0, "v2": 2.0, "v3": 1.0} if method == "weighted_voting" else None
+    ensemble_id = rt.experiments.create_ensemble(["v1", "v2", "v3"], aggregation_method=method, weights=weights)
+    r = rt.experiments.serve(ensemble_id, {"prompt": "hi"})
+    assert r.success, r.error
+    assert isinstance(r.output_data, dict)
+    assert r.output_data["text"] == "Generated response for: hi"
+
+
+def test_a_voting_ensemble_votes_on_the_configured_field(runtimes: Factory) -> None:
+    rt = runtimes(FakeInvoker(output={"prediction": {"class": "cat"}, "request_seq": 1}))
+    ready(rt, make_version("a"), make_version("b"))
+    ensemble_id = rt.experiments.create_ensemble(["a", "b"], vote_on="out.prediction.class")
+    r = rt.experiments.serve(ensemble_id, {})
+    assert r.success, r.error
+    assert report_of(rt, ensemble_id)["vote_on"] == "out.prediction.class"
+
+
+def test_a_bad_vote_on_is_refused_naming_the_field(runtimes: Factory) -> None:
+    rt = runtimes(FakeInvoker())
+    ready(rt, make_version("a"), make_version("b"))
+    with pytest.raises(ValueError, match="^vote_on"):
+        rt.experiments.create_ensemble(["a", "b"], vote_on="out..x")
 
 
 # --- D9: starting an experiment while the runtime stops ----------------------------
