@@ -140,11 +140,24 @@ class Experiments:
         rel_tol: float = 1e-6,
         abs_tol: float = 1e-9,
         shadow_id: str | None = None,
+        vote_on: str | None = None,
     ) -> str:
-        """Mirror `traffic_percentage` % of requests from `primary` to `shadow`. Returns the shadow id."""
+        """Mirror `traffic_percentage` % of requests from `primary` to `shadow`. Returns the shadow id.
+
+        Agreement compares the outputs' predictions: `vote_on` as for
+        `create_ensemble` (None: the default rule).
+        """
         shadow_id = self._new_id(shadow_id, "shadow_id")
         spec = ShadowSpec(
-            shadow_id, primary, shadow, float(traffic_percentage), queue_size, shadow_timeout_ms, rel_tol, abs_tol
+            shadow_id,
+            primary,
+            shadow,
+            float(traffic_percentage),
+            queue_size,
+            shadow_timeout_ms,
+            rel_tol,
+            abs_tol,
+            vote_on,
         )
         models = {**self._models([primary], "primary_model_id"), **self._models([shadow], "shadow_model_id")}
         return self._start(shadow_id, ShadowActor, spec=spec, models=models, seed=self._seed_for(shadow_id))

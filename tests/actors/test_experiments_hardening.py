@@ -7,15 +7,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pytest
 
 from actorserve.actors import ServingRuntime
 from actorserve.actors.clock import SystemClock
 from actorserve.actors.experiments.api import Experiments
 from actorserve.adapters import SimulatedInvoker
-from actorserve.domain import ErrorCode, ModelStatus, ModelVersion
+from actorserve.domain import ErrorCode, ModelRequest, ModelStatus, ModelVersion
 from actorserve.domain.abtest import ABTestSpec, assign
-from actorserve.domain.ports import RandomSource
+from actorserve.domain.ports import InvocationResult, RandomSource
 from actorserve.domain.routing import Candidate, RoutingPolicy, RoutingRule, make_policy
 from tests.fakes import FakeInvoker, eventually, make_version, status
 
@@ -122,6 +123,69 @@ def test_an_assignment_that_raises_answers_that_request_and_the_ab_test_lives_on
     assert failed.error is not None and "cannot hash this key" in failed.error
     assert rt.experiments.serve(test_id, {}, key="user-1").success
     assert report_of(rt, test_id)["kind"] == "ab_test"
+
+
+# --- D5: shadow comparisons of numpy outputs --------------------------------------
+
+
+class _Uncomparable:
+    """An output whose equality check raises, like a numpy array's truth value."""
+
+    def __eq__(self, other: object) -> bool:
+        raise ValueError("The truth value of an array with more than one element is ambiguous")
+
+    __hash__ = object.__hash__
+
+
+class _FreshOutputInvoker(FakeInvoker):
+    """Answers each request with a new `_Uncomparable` (one shared object would compare equal by identity)."""
+
+    def invoke_batch(
+        self, handle: object, requests: Sequence[ModelRequest], timeout_s: float
+    ) -> Sequence[InvocationResult]:
+        return [InvocationResult(output={"value": _Uncomparable()}) for _ in requests]
+
+
+@pytest.mark.parametrize(
+    "output",
+    [np.array([0.1, 0.2, 0.3]), np.float32(0.5), np.int64(3), {"scores": np.array([[1.0, 2.0]])}],
+    ids=["array", "float32", "int64", "dict-of-array"],
+)
+def test_a_shadow_compares_numpy_outputs_and_every_primary_answer_succeeds(runtimes: Factory, output: object) -> None:
+    rt = runtimes(FakeInvoker(output=output))
+    ready(rt, make_version("a"), make_version("b"))
+    shadow_id = rt.experiments.start_shadow("a", "b")
+    answers = [rt.experiments.serve(shadow_id, {"i": i}) for i in range(10)]
+    assert all(r.success and r.version_id == "a" for r in answers), [r.error for r in answers]
+    assert rt.experiments.settle(shadow_id, 5)
+    report = report_of(rt, shadow_id)
+    assert report["comparisons_count"] == 10
+    assert report["agreement_rate"] == 1.0
+    assert report["agreement_rate_within_tolerance"] == 1.0
+    assert report["comparison_errors"] == 0
+
+
+def test_a_comparison_that_raises_is_counted_and_the_primary_still_answers(runtimes: Factory) -> None:
+    rt = runtimes(_FreshOutputInvoker())
+    ready(rt, make_version("a"), make_version("b"))
+    shadow_id = rt.experiments.start_shadow("a", "b")
+    answers = [rt.experiments.serve(shadow_id, {"i": i}) for i in range(5)]
+    assert all(r.success for r in answers), [r.error for r in answers]
+    assert rt.experiments.settle(shadow_id, 5)
+    report = report_of(rt, shadow_id)
+    assert report["comparisons_count"] == 5
+    assert report["comparison_errors"] == 5
+    assert report["agreement_rate"] == 0.0
+
+
+def test_a_shadow_of_two_simulated_versions_of_one_model_agrees_on_the_prediction(runtimes: Factory) -> None:
+    rt = runtimes(SimulatedInvoker(seed=1))
+    ready(rt, make_version("a", number="1.0.0"), make_version("b", number="2.0.0"))
+    shadow_id = rt.experiments.start_shadow("a", "b")
+    for i in range(5):
+        assert rt.experiments.serve(shadow_id, {"prompt": f"p{i}"}).success
+    assert rt.experiments.settle(shadow_id, 5)
+    assert report_of(rt, shadow_id)["agreement_rate"] == 1.0
 
 
 # --- D7: ensembles over awkward outputs --------------------------------------------

@@ -16,6 +16,7 @@ from actorserve.domain.ensemble import EnsembleSpec, Vote, average, decide
 from actorserve.domain.errors import ConfigError
 from actorserve.domain.predictions import NO_PREDICTION, canonical, plain, prediction, vote_key
 from actorserve.domain.routing import Candidate, rendezvous_choice
+from actorserve.domain.shadow import ShadowStats, outputs_agree
 
 SURROGATE = "\ud800"
 KEYS = [f"user-{i}" for i in range(200)] + ["", "é", "日本語", "emoji 🙂", "\x00"]
@@ -192,3 +193,60 @@ def test_ensemble_config_gains_vote_on_as_its_last_field() -> None:
     assert fields[-1] == "vote_on"
     assert fields[:-1] == ["ensemble_id", "model_versions", "aggregation_method", "weights", "min_agreements"]
     assert EnsembleConfig("e", ["a", "b"]).vote_on is None
+
+
+# --- shadows ----------------------------------------------------------------------
+
+
+def _side(output: object, latency: float = 1.0) -> dict[str, object]:
+    return {"success": True, "output": output, "latency_ms": latency, "error_code": None}
+
+
+def test_numpy_outputs_agree_within_tolerance() -> None:
+    assert outputs_agree(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-9]), rel_tol=1e-6, abs_tol=0.0)
+    assert not outputs_agree(np.array([1.0, 2.0]), np.array([1.0, 2.1]), rel_tol=1e-6, abs_tol=0.0)
+    assert outputs_agree(np.float32(0.5), 0.5, rel_tol=0.0, abs_tol=0.0)
+    assert outputs_agree({"p": np.int64(1)}, {"p": 1}, rel_tol=0.0, abs_tol=0.0)
+
+
+def test_a_shadow_records_numpy_outputs_as_agreeing() -> None:
+    stats = ShadowStats()
+    stats.record(
+        _side({"scores": np.array([0.1, 0.9])}),
+        _side({"scores": np.array([0.1, 0.9])}),
+        rel_tol=1e-6,
+        abs_tol=1e-9,
+        at="t",
+    )
+    stats.record(_side(np.array([1, 2])), _side(np.array([1, 2])), rel_tol=1e-6, abs_tol=1e-9, at="t")
+    report = stats.report()
+    assert report["agreement_rate"] == 1.0
+    assert report["comparison_errors"] == 0
+
+
+def test_a_comparison_that_raises_counts_as_an_error_and_a_disagreement() -> None:
+    class Broken:
+        def tolist(self) -> object:
+            raise RuntimeError("device lost")
+
+    stats = ShadowStats()
+    stats.record(_side(Broken()), _side(Broken()), rel_tol=1e-6, abs_tol=1e-9, at="t")
+    report = stats.report()
+    assert report["comparisons_count"] == 1
+    assert report["comparison_errors"] == 1
+    assert report["agreement_rate"] == 0.0
+
+
+def test_a_shadow_compares_predictions_not_version_names() -> None:
+    stats = ShadowStats()
+    stats.record(
+        _side({"text": "hi", "model": "chat", "version": "1"}),
+        _side({"text": "hi", "model": "chat", "version": "2"}),
+        rel_tol=1e-6,
+        abs_tol=1e-9,
+        at="t",
+    )
+    stats.record(
+        _side({"label": "a", "x": 1}), _side({"label": "b", "x": 1}), rel_tol=0, abs_tol=0, at="t", vote_on="x"
+    )
+    assert stats.report()["agreement_rate"] == 1.0
