@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from actorserve.actors.base import ServingActor
 from actorserve.actors.messages import Route, UnexpectedMessageError, safe_tell
@@ -30,9 +31,39 @@ __all__ = [
     "ServeExperiment",
     "Settle",
     "StopExperiment",
+    "copy_request",
+    "own_copy",
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def own_copy(value: T) -> T:
+    """A deep copy of `value`, so one fan-out's backend cannot edit what another sees.
+
+    Falls back to a shallow copy, then to `value` itself, for objects that
+    cannot be deep-copied (locks, sockets, handles a caller passed in).
+    """
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # noqa: BLE001 - any object may refuse; sharing it is the old behaviour
+        log.debug("input of type %s cannot be deep-copied; copying it shallowly", type(value).__name__)
+    try:
+        return copy.copy(value)
+    except Exception:  # noqa: BLE001 - as above
+        return value
+
+
+def copy_request(request: ModelRequest, request_id: str) -> ModelRequest:
+    """`request` under a new id, with its own deep copies of `input_data` and `parameters`."""
+    return replace(
+        request,
+        request_id=request_id,
+        input_data=own_copy(request.input_data),
+        parameters=own_copy(request.parameters),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from actorserve.actors.experiments.base import (
     ExperimentActor,
     ExperimentDeps,
     ObservedReply,
     ServeExperiment,
+    copy_request,
 )
 from actorserve.actors.reply import Reply
 from actorserve.actors.worker import describe_exception
@@ -37,7 +38,9 @@ class EnsembleActor(ExperimentActor):
     worst); the ensemble answers as soon as `domain.ensemble.decide` says the
     result can no longer change, and fails with MODEL_ERROR when the quorum
     cannot be reached. Its latency is that of the slowest member it needed.
-    An aggregation that raises answers that request MODEL_ERROR.
+    Each member gets its own deep copy of the input, so a backend that edits
+    its input cannot change what the others see; an aggregation that raises
+    answers that request MODEL_ERROR.
     """
 
     kind = "ensemble"
@@ -56,8 +59,8 @@ class EnsembleActor(ExperimentActor):
         rid = m.request.request_id
         n = len(self._spec.members)
         self._pending[rid] = _Pending(m, [None] * n, [None] * n)
-        for index, member in enumerate(self._spec.members):
-            copy = replace(m.request, request_id=f"{rid}-m{index}", parameters=dict(m.request.parameters))
+        copies = [copy_request(m.request, f"{rid}-m{index}") for index in range(n)]
+        for index, (member, copy) in enumerate(zip(self._spec.members, copies, strict=True)):
             reply: Reply[ModelResponse] = ObservedReply(self.actor_ref, (rid, index), None)
             self._pending[rid].replies.append(reply)
             self.forward(copy, member, reply, m.started_at, m.timeout_ms)

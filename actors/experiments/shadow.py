@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import random
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from actorserve.actors.experiments.base import (
     ExperimentActor,
     ExperimentDeps,
     ObservedReply,
     ServeExperiment,
+    copy_request,
 )
 from actorserve.domain.entities import ModelResponse
 from actorserve.domain.errors import ConfigError
@@ -83,7 +84,9 @@ class ShadowActor(ExperimentActor):
     The caller's reply completes when the primary answers, whatever the
     shadow does. Copies beyond `queue_size` outstanding are dropped (never
     queued behind or ahead of primary work), so a hanging shadow cannot grow
-    anything without bound. A comparison that raises is counted, never fatal.
+    anything without bound. The shadow's copy has its own deep copy of the
+    input, so a backend that edits its input cannot change the primary's answer,
+    and a comparison that raises is counted, never fatal.
     """
 
     kind = "shadow"
@@ -104,7 +107,7 @@ class ShadowActor(ExperimentActor):
             self.forward(m.request, spec.primary, m.reply, m.started_at, m.timeout_ms)
             return
         pair = m.request.request_id
-        copy = replace(m.request, request_id=f"{pair}-shadow", parameters=dict(m.request.parameters))
+        copy = copy_request(m.request, f"{pair}-shadow")  # taken before the primary can touch the input
         self.forward(
             m.request, spec.primary, ObservedReply(self.actor_ref, ("p", pair), m.reply), m.started_at, m.timeout_ms
         )

@@ -188,6 +188,71 @@ def test_a_shadow_of_two_simulated_versions_of_one_model_agrees_on_the_predictio
     assert report_of(rt, shadow_id)["agreement_rate"] == 1.0
 
 
+# --- D6: each fan-out gets its own input -------------------------------------------
+
+
+class _MutatingInvoker(FakeInvoker):
+    """Version `mutator` edits its input in place; the others wait until it has, then echo theirs."""
+
+    def __init__(self, mutator: str) -> None:
+        super().__init__()
+        self.mutator = mutator
+        self.mutated = threading.Event()
+
+    def invoke_batch(
+        self, handle: object, requests: Sequence[ModelRequest], timeout_s: float
+    ) -> Sequence[InvocationResult]:
+        assert isinstance(handle, dict)
+        if handle["version"] == self.mutator:
+            for r in requests:
+                items = r.input_data["items"]
+                assert isinstance(items, list)
+                items.append("edited by the backend")
+                r.input_data["extra"] = True
+            self.mutated.set()
+        else:
+            assert self.mutated.wait(5), "the mutating backend never ran"
+        return super().invoke_batch(handle, requests, timeout_s)
+
+
+def test_a_shadow_backend_that_edits_its_input_leaves_the_primary_answer_alone(runtimes: Factory) -> None:
+    rt = runtimes(_MutatingInvoker(mutator="b"))
+    ready(rt, make_version("a"), make_version("b"))
+    shadow_id = rt.experiments.start_shadow("a", "b")
+    data: dict[str, object] = {"items": [1, 2]}
+    r = rt.experiments.serve(shadow_id, data)
+    assert r.success, r.error
+    assert r.output_data == {"echo": {"items": [1, 2]}, "out": "ok"}
+    assert rt.experiments.settle(shadow_id, 5)
+
+
+def test_an_ensemble_member_that_edits_its_input_leaves_the_other_members_alone(runtimes: Factory) -> None:
+    rt = runtimes(_MutatingInvoker(mutator="b"))
+    ready(rt, make_version("a"), make_version("b"))
+    ensemble_id = rt.experiments.create_ensemble(["a", "b"], vote_on="out")
+    data: dict[str, object] = {"items": [1, 2]}
+    r = rt.experiments.serve(ensemble_id, data)
+    assert r.success, r.error
+    assert r.output_data == {"echo": {"items": [1, 2]}, "out": "ok"}
+    assert data == {"items": [1, 2]}
+
+
+class _Uncopyable:
+    def __deepcopy__(self, memo: dict[int, object]) -> _Uncopyable:
+        raise TypeError("cannot pickle '_thread.lock' object")
+
+
+def test_an_input_that_cannot_be_copied_is_still_served_by_shadow_and_ensemble(runtimes: Factory) -> None:
+    rt = runtimes(FakeInvoker())
+    ready(rt, make_version("a"), make_version("b"))
+    shadow_id = rt.experiments.start_shadow("a", "b")
+    ensemble_id = rt.experiments.create_ensemble(["a", "b"], aggregation_method="first_success")
+    assert rt.experiments.serve(shadow_id, {"x": _Uncopyable()}).success
+    assert rt.experiments.serve(ensemble_id, {"x": _Uncopyable()}).success
+    assert rt.experiments.settle(shadow_id, 5)
+    assert report_of(rt, shadow_id)["comparisons_count"] == 1
+
+
 # --- D7: ensembles over awkward outputs --------------------------------------------
 
 
