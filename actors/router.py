@@ -25,6 +25,7 @@ from actorserve.actors.messages import (
 )
 from actorserve.actors.requests import failed_response
 from actorserve.actors.tracking import ThreadTracker
+from actorserve.actors.worker import describe_exception
 from actorserve.domain.enums import ErrorCode, ModelStatus
 from actorserve.domain.lifecycle import ROUTABLE
 from actorserve.domain.ports import Clock, RandomSource
@@ -91,6 +92,15 @@ class RouterActor(ServingActor):
     # --- request path --------------------------------------------------------
 
     def _on_route(self, m: Route) -> None:
+        # A request's content (its key, say) must never stop the router: every later
+        # request would be answered UNAVAILABLE. What raises answers this request only.
+        try:
+            self._route(m)
+        except Exception as exc:
+            log.exception("routing request %s failed", m.request.request_id, extra={"model": m.request.model_id})
+            self._fail(m, ErrorCode.MODEL_ERROR, f"Routing failed: {describe_exception(exc)}")
+
+    def _route(self, m: Route) -> None:
         model_name = m.request.model_id
         if m.version_id is not None:
             entry = self._versions.get(m.version_id)

@@ -88,7 +88,7 @@ EXPERIMENT_SETTINGS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "rel_tol": _NUMBER,
         "abs_tol": _NUMBER,
     },
-    "ensemble": {"members": list, "aggregation_method": str, "weights": dict, "min_agreements": int},
+    "ensemble": {"members": list, "aggregation_method": str, "weights": dict, "min_agreements": int, "vote_on": str},
     "canary": {
         "baseline": str,
         "candidate": str,

@@ -32,7 +32,9 @@ def arm_label(index: int) -> str:
 
 
 def _unit(text: str) -> float:
-    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    # surrogatepass: any string hashes (a key decoded with surrogateescape too), and every
+    # other string encodes exactly as strict UTF-8 did, so sticky assignments stay put
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
 
 

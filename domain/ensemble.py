@@ -2,17 +2,19 @@
 
 `decide` is called each time a member answers; it returns None while the
 result can still change, so the ensemble answers as soon as it is decided.
+Votes are cast on each output's prediction (`domain.predictions.vote_key`),
+not on the whole output: versions of one model name themselves differently.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from actorserve.domain.enums import ErrorCode
 from actorserve.domain.errors import ConfigError
+from actorserve.domain.predictions import canonical, check_vote_on, plain, vote_key
 
 __all__ = ["METHODS", "Decision", "EnsembleSpec", "Vote", "average", "decide"]
 
@@ -21,12 +23,24 @@ METHODS = ("voting", "weighted_voting", "averaging", "weighted_averaging", "firs
 
 @dataclass(frozen=True, slots=True)
 class EnsembleSpec:
-    """Members, how their outputs combine, and the quorum."""
+    """Members, how their outputs combine, and the quorum.
+
+    Attributes:
+        members: version ids.
+        method: one of `METHODS`.
+        weights: one per member (empty: all 1).
+        min_agreements: the quorum.
+        vote_on: what voting compares: a key or dotted path into each output
+            (`"label"`, `"choices.0.text"`); None: the prediction by the
+            default rule of `domain.predictions.prediction`. A member whose
+            output has nothing there abstains.
+    """
 
     members: tuple[str, ...]
     method: str = "voting"
     weights: tuple[float, ...] = ()
     min_agreements: int = 2
+    vote_on: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.members) < 2:
@@ -51,6 +65,9 @@ class EnsembleSpec:
             count = len(self.members)
             msg = f"min_agreements: must be between 1 and the member count {count} (got {self.min_agreements!r})"
             raise ConfigError(msg, field="min_agreements")
+        problem = check_vote_on(self.vote_on)
+        if problem is not None:
+            raise ConfigError(f"vote_on: {problem}", field="vote_on")
 
     def weight(self, index: int) -> float:
         """Member `index`'s weight (1 when unweighted)."""
@@ -73,10 +90,6 @@ class Decision:
     error: str | None = None
     error_code: ErrorCode | None = None
     agreeing: tuple[int, ...] = ()
-
-
-def _key(output: object) -> str:
-    return json.dumps(output, sort_keys=True, default=repr)
 
 
 def average(outputs: Sequence[object], weights: Sequence[float]) -> object:
@@ -106,7 +119,7 @@ def average(outputs: Sequence[object], weights: Sequence[float]) -> object:
     result: dict[str, object] = {}
     for key in first:
         values = [o[key] for o in outputs]  # type: ignore[index]
-        if all(_key(v) == _key(values[0]) for v in values):
+        if all(canonical(v) == canonical(values[0]) for v in values):
             result[key] = values[0]  # identical labels, model names...: keep as they are
         else:
             result[key] = average(values, weights)
@@ -131,7 +144,7 @@ def decide(spec: EnsembleSpec, votes: Sequence[Vote | None]) -> Decision | None:
             return None
         weights = [spec.weight(i) if spec.method == "weighted_averaging" else 1.0 for i in ok]
         try:
-            output = average([votes[i].output for i in ok], weights)  # type: ignore[union-attr]
+            output = average([plain(votes[i].output) for i in ok], weights)  # type: ignore[union-attr]
         except ValueError as exc:
             return Decision(error=f"Cannot average member outputs: {exc}", error_code=ErrorCode.MODEL_ERROR)
         return Decision(output=output, agreeing=tuple(ok))
@@ -144,7 +157,9 @@ def _decide_vote(
     weighted = spec.method == "weighted_voting"
     groups: dict[str, list[int]] = {}
     for i in ok:
-        groups.setdefault(_key(votes[i].output), []).append(i)  # type: ignore[union-attr]
+        ballot = vote_key(votes[i].output, spec.vote_on)  # type: ignore[union-attr]
+        if ballot is not None:  # nothing at vote_on: the member abstains
+            groups.setdefault(ballot, []).append(i)
     if not groups:
         return None if pending else _no_quorum(spec, 0)
 

@@ -193,10 +193,15 @@ class ModelResponse:
 
 @dataclass
 class EnsembleConfig:
-    """An ensemble of versions and how their outputs are combined."""
+    """An ensemble of versions and how their outputs are combined.
+
+    `vote_on` names what voting compares (a key or dotted path into each
+    output); None votes on the prediction by the default rule.
+    """
 
     ensemble_id: str
     model_versions: list[str]
     aggregation_method: str = "voting"
     weights: dict[str, float] = field(default_factory=dict)
     min_agreements: int = 2
+    vote_on: str | None = None

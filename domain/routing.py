@@ -62,7 +62,10 @@ def newest_first(candidates: Sequence[Candidate]) -> list[Candidate]:
 
 
 def _unit_hash(key: str, version_id: str) -> float:
-    digest = hashlib.blake2b(f"{key}\x00{version_id}".encode(), digest_size=8).digest()
+    # surrogatepass: a key decoded with surrogateescape (a lone "\ud800") still hashes, and
+    # every other string encodes exactly as strict UTF-8 did, so assignments stay where they were
+    text = f"{key}\x00{version_id}"
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     # map to (0, 1): never 0, so log() is defined
     return (int.from_bytes(digest, "big") + 1) / (2**64 + 1)
 

@@ -1,4 +1,9 @@
-"""Shadow comparisons: does the shadow agree with the primary, and how do they differ."""
+"""Shadow comparisons: does the shadow agree with the primary, and how do they differ.
+
+Both sides are compared on their prediction (`domain.predictions`), the rule
+ensembles vote by, so two versions of one model that predict the same agree
+even though their outputs name different versions.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +12,38 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from actorserve.domain.metrics import LatencyHistogram
+from actorserve.domain.predictions import plain, prediction
 
 __all__ = ["ShadowStats", "outputs_agree"]
 
 
-def outputs_agree(a: object, b: object, *, rel_tol: float, abs_tol: float) -> bool:
-    """Equal, with numbers (also inside lists and dicts) compared within the tolerances."""
+def _same(a: object, b: object) -> bool:
+    result = a == b
+    return result if isinstance(result, bool) else bool(result)
+
+
+def _agree(a: object, b: object, rel_tol: float, abs_tol: float) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, int | float) and isinstance(b, int | float):
         return math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(
-            outputs_agree(x, y, rel_tol=rel_tol, abs_tol=abs_tol) for x, y in zip(a, b, strict=True)
-        )
+        return len(a) == len(b) and all(_agree(x, y, rel_tol, abs_tol) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(outputs_agree(a[k], b[k], rel_tol=rel_tol, abs_tol=abs_tol) for k in a)
-    return a == b
+        return a.keys() == b.keys() and all(_agree(a[k], b[k], rel_tol, abs_tol) for k in a)
+    return _same(a, b)
+
+
+def outputs_agree(a: object, b: object, *, rel_tol: float, abs_tol: float) -> bool:
+    """Equal, with numbers (also inside lists and dicts) compared within the tolerances.
+
+    numpy-like values (arrays, numpy scalars: anything with `tolist()`) are
+    compared as the Python numbers and lists they hold.
+
+    Raises:
+        Exception: whatever an output's own `==` or `tolist()` raises.
+    """
+    return _agree(plain(a), plain(b), rel_tol, abs_tol)
 
 
 @dataclass(slots=True)
@@ -41,6 +61,7 @@ class ShadowStats:
     only_shadow_failed: int = 0
     only_primary_failed: int = 0
     both_ok: int = 0
+    comparison_errors: int = 0
     latency_delta: LatencyHistogram = field(default_factory=LatencyHistogram)
     slower: int = 0
     delta_total_ms: float = 0.0
@@ -48,9 +69,20 @@ class ShadowStats:
     comparisons: deque[dict[str, object]] = field(default_factory=deque)
 
     def record(
-        self, primary: dict[str, object], shadow: dict[str, object], *, rel_tol: float, abs_tol: float, at: str
+        self,
+        primary: dict[str, object],
+        shadow: dict[str, object],
+        *,
+        rel_tol: float,
+        abs_tol: float,
+        at: str,
+        vote_on: str | None = None,
     ) -> None:
-        """Compare one primary/shadow pair (each: success, output, latency_ms, error_code)."""
+        """Compare one primary/shadow pair (each: success, output, latency_ms, error_code).
+
+        A comparison that raises (an output whose `==` does, say) counts as a
+        disagreement and in `comparison_errors`; it never propagates.
+        """
         self.compared += 1
         p_ok, s_ok = bool(primary["success"]), bool(shadow["success"])
         self.primary_errors += not p_ok
@@ -60,8 +92,7 @@ class ShadowStats:
         exact = tolerant = False
         self.both_ok += p_ok and s_ok
         if p_ok and s_ok:
-            exact = primary["output"] == shadow["output"]
-            tolerant = exact or outputs_agree(primary["output"], shadow["output"], rel_tol=rel_tol, abs_tol=abs_tol)
+            exact, tolerant = self._compare(primary["output"], shadow["output"], rel_tol, abs_tol, vote_on)
         self.exact_agreements += exact
         self.tolerant_agreements += tolerant
         delta = float(shadow["latency_ms"]) - float(primary["latency_ms"])  # type: ignore[arg-type]
@@ -84,6 +115,17 @@ class ShadowStats:
                 {**comparison, "primary_output": primary["output"], "shadow_output": shadow["output"]},
             )
 
+    def _compare(
+        self, primary: object, shadow: object, rel_tol: float, abs_tol: float, vote_on: str | None
+    ) -> tuple[bool, bool]:
+        try:
+            a, b = prediction(primary, vote_on), prediction(shadow, vote_on)
+            exact = _same(a, b)
+            return exact, exact or _agree(a, b, rel_tol, abs_tol)
+        except Exception:  # noqa: BLE001 - any output may refuse to compare; that is a count, not a crash
+            self.comparison_errors += 1
+            return False, False
+
     def _push(self, ring: deque[dict[str, object]], item: dict[str, object]) -> None:
         ring.append(item)
         while len(ring) > self.recent_limit:
@@ -103,6 +145,7 @@ class ShadowStats:
             "shadow_error_rate": self.shadow_errors / n if n else None,
             "only_shadow_failed": self.only_shadow_failed,
             "only_primary_failed": self.only_primary_failed,
+            "comparison_errors": self.comparison_errors,
             "latency_delta_ms": {
                 "mean": self.delta_total_ms / n if n else None,
                 "abs_p50": self.latency_delta.percentile(50),

@@ -42,7 +42,9 @@ class Experiments:
     Each experiment is an actor that owns its state; this object only knows
     their ids. Starting validates everything first (registered versions,
     percentages, weights, quorum), so a bad call raises `ValueError` naming
-    the field and starts nothing.
+    the field and starts nothing. Once `stop_all` has begun (the runtime's
+    `stop()` calls it first), every start raises `RuntimeError`, so no
+    experiment outlives the runtime.
     """
 
     def __init__(self, runtime: ServingRuntime, deps: ExperimentDeps, seed: int | None) -> None:
@@ -52,14 +54,22 @@ class Experiments:
         self._lock = threading.Lock()
         self._live: dict[str, tuple[str, pykka.ActorRef[Any]]] = {}
         self._final: dict[str, dict[str, object]] = {}
+        self._closed = False  # set under _lock by stop_all; _start checks it under the same lock
 
     # --- starting ------------------------------------------------------------
 
+    def _check_open(self) -> None:
+        if self._closed or self._runtime.closed or self._runtime.stopped:
+            msg = "the runtime is stopped"
+            raise RuntimeError(msg)
+
     def _models(self, version_ids: Sequence[str], field: str) -> dict[str, str]:
+        self._check_open()
         models: dict[str, str] = {}
         for vid in version_ids:
             version = self._runtime.get_version(vid) if isinstance(vid, str) else None
             if version is None:
+                self._check_open()  # stopping unregisters every version: say why, not "not registered"
                 raise ConfigError(f"{field}: version {vid!r} is not registered", field=field)
             models[vid] = version.model_name
         return models
@@ -81,17 +91,14 @@ class Experiments:
         return int.from_bytes(digest, "big")
 
     def _start(self, experiment_id: str, actor: type[ExperimentActor], **kwargs: Any) -> str:
-        if self._runtime.stopped or self._runtime.closed:
-            msg = "the runtime is stopped"
-            raise RuntimeError(msg)
-        ref = actor.start(deps=self._deps, **kwargs)
+        # Checked, started and recorded under one lock that stop_all also takes to close:
+        # a start either lands in _live before stop_all lists it, or sees the close and raises.
+        # (Starting an actor only spawns its thread, so the lock is held briefly.)
         with self._lock:
-            taken = experiment_id in self._live or experiment_id in self._final
-            if not taken:
-                self._live[experiment_id] = (actor.kind, ref)
-        if taken:  # another thread started one with the same id meanwhile
-            ref.stop(block=False)
-            raise ConfigError(f"id: {experiment_id!r} is already in use", field="id")
+            self._check_open()
+            if experiment_id in self._live or experiment_id in self._final:
+                raise ConfigError(f"id: {experiment_id!r} is already in use", field="id")
+            self._live[experiment_id] = (actor.kind, actor.start(deps=self._deps, **kwargs))
         return experiment_id
 
     def start_ab_test(
@@ -133,11 +140,24 @@ class Experiments:
         rel_tol: float = 1e-6,
         abs_tol: float = 1e-9,
         shadow_id: str | None = None,
+        vote_on: str | None = None,
     ) -> str:
-        """Mirror `traffic_percentage` % of requests from `primary` to `shadow`. Returns the shadow id."""
+        """Mirror `traffic_percentage` % of requests from `primary` to `shadow`. Returns the shadow id.
+
+        Agreement compares the outputs' predictions: `vote_on` as for
+        `create_ensemble` (None: the default rule).
+        """
         shadow_id = self._new_id(shadow_id, "shadow_id")
         spec = ShadowSpec(
-            shadow_id, primary, shadow, float(traffic_percentage), queue_size, shadow_timeout_ms, rel_tol, abs_tol
+            shadow_id,
+            primary,
+            shadow,
+            float(traffic_percentage),
+            queue_size,
+            shadow_timeout_ms,
+            rel_tol,
+            abs_tol,
+            vote_on,
         )
         models = {**self._models([primary], "primary_model_id"), **self._models([shadow], "shadow_model_id")}
         return self._start(shadow_id, ShadowActor, spec=spec, models=models, seed=self._seed_for(shadow_id))
@@ -150,12 +170,17 @@ class Experiments:
         weights: Mapping[str, float] | None = None,
         min_agreements: int | None = None,
         ensemble_id: str | None = None,
+        vote_on: str | None = None,
     ) -> str:
         """Fan requests out to `members` and aggregate. Returns the ensemble id.
 
         `aggregation_method`: voting, weighted_voting, averaging,
         weighted_averaging or first_success; `weights` maps version id to
         weight; `min_agreements` defaults to 2 (1 for first_success).
+        `vote_on`: what voting compares, a key or dotted path into each output
+        (`"label"`, `"choices.0.text"`); None: the first present of `label`,
+        `predict`, `text`, `output`, `result`, else the output without its
+        identity fields (`model`, `version`, `id`, `created`, latencies).
         """
         ensemble_id = self._new_id(ensemble_id, "ensemble_id")
         if not isinstance(members, Sequence) or isinstance(members, str):
@@ -167,7 +192,7 @@ class Experiments:
                 raise ConfigError(f"weights: {unknown[0]!r} is not a member", field="weights")
             weight_list = tuple(float(weights.get(vid, 0.0)) for vid in members)
         quorum = min_agreements if min_agreements is not None else (1 if aggregation_method == "first_success" else 2)
-        spec = EnsembleSpec(tuple(members), aggregation_method, weight_list, quorum)
+        spec = EnsembleSpec(tuple(members), aggregation_method, weight_list, quorum, vote_on)
         models = self._models(spec.members, "model_versions")
         return self._start(ensemble_id, EnsembleActor, ensemble_id=ensemble_id, spec=spec, models=models)
 
@@ -318,6 +343,12 @@ class Experiments:
             return {eid: kind for eid, (kind, _) in self._live.items()}
 
     def stop_all(self) -> None:
-        """Stop every running experiment (the runtime's `stop()` calls this first)."""
-        for experiment_id in list(self.list()):
+        """Refuse every start from now on, then stop each running experiment.
+
+        The runtime's `stop()` calls this first.
+        """
+        with self._lock:
+            self._closed = True
+            running = list(self._live)
+        for experiment_id in running:
             self.stop(experiment_id)

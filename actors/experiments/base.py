@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from actorserve.actors.base import ServingActor
 from actorserve.actors.messages import Route, UnexpectedMessageError, safe_tell
 from actorserve.actors.reply import Reply
 from actorserve.actors.requests import failed_response
 from actorserve.actors.tracking import ThreadTracker
+from actorserve.actors.worker import describe_exception
 from actorserve.domain.entities import ModelRequest, ModelResponse
 from actorserve.domain.enums import ErrorCode
 from actorserve.domain.ports import Clock
@@ -29,9 +31,39 @@ __all__ = [
     "ServeExperiment",
     "Settle",
     "StopExperiment",
+    "copy_request",
+    "own_copy",
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def own_copy(value: T) -> T:
+    """A deep copy of `value`, so one fan-out's backend cannot edit what another sees.
+
+    Falls back to a shallow copy, then to `value` itself, for objects that
+    cannot be deep-copied (locks, sockets, handles a caller passed in).
+    """
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # noqa: BLE001 - any object may refuse; sharing it is the old behaviour
+        log.debug("input of type %s cannot be deep-copied; copying it shallowly", type(value).__name__)
+    try:
+        return copy.copy(value)
+    except Exception:  # noqa: BLE001 - as above
+        return value
+
+
+def copy_request(request: ModelRequest, request_id: str) -> ModelRequest:
+    """`request` under a new id, with its own deep copies of `input_data` and `parameters`."""
+    return replace(
+        request,
+        request_id=request_id,
+        input_data=own_copy(request.input_data),
+        parameters=own_copy(request.parameters),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +197,12 @@ class ExperimentActor(ServingActor):
         if handler is None:
             msg = f"{type(self).__name__} cannot handle {type(message).__name__}"
             raise UnexpectedMessageError(msg)
-        handler(message)
+        try:
+            handler(message)
+        except Exception:
+            # An exception out of on_receive stops a Pykka actor, and with it the
+            # experiment: no request's content (or an output it produced) may do that.
+            log.exception("%s %s: handling %s failed", self.kind, self.experiment_id, type(message).__name__)
 
     # --- to override ---------------------------------------------------------
 
@@ -190,11 +227,19 @@ class ExperimentActor(ServingActor):
         if self._stopped:
             self.fail(m.request, m.reply, m.started_at, ErrorCode.UNAVAILABLE, "Experiment stopped")
             return
-        self.serve(m)
+        try:
+            self.serve(m)
+        except Exception as exc:
+            log.exception("%s %s: serving request %s failed", self.kind, self.experiment_id, m.request.request_id)
+            error = f"Experiment failed: {describe_exception(exc)}"
+            self.fail(m.request, m.reply, m.started_at, ErrorCode.MODEL_ERROR, error)
 
     def _on_observed(self, m: Observed) -> None:
         self._observing -= 1
-        self.observe(m.tag, m.response)
+        try:
+            self.observe(m.tag, m.response)
+        except Exception:
+            log.exception("%s %s: observing an answer failed", self.kind, self.experiment_id)
         if self._observing == 0 and self._settle_waiters:
             for reply in self._settle_waiters:
                 reply.set(True)
@@ -211,9 +256,15 @@ class ExperimentActor(ServingActor):
 
     def _on_stop(self, m: StopExperiment) -> None:
         self._stopped = True
-        self.release()
-        m.reply.set(self._full_report())
-        self.stop()
+        final: dict[str, object] = {"experiment_id": self.experiment_id, "kind": self.kind, "stopped": True}
+        try:
+            self.release()
+            final = self._full_report()
+        except Exception:
+            log.exception("%s %s: final report failed", self.kind, self.experiment_id)
+        finally:
+            m.reply.set(final)
+            self.stop()
 
     def _full_report(self) -> dict[str, object]:
         return {

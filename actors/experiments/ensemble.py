@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import logging
+from dataclasses import dataclass, field
 
-from actorserve.actors.experiments.base import ExperimentActor, ExperimentDeps, ObservedReply, ServeExperiment
+from actorserve.actors.experiments.base import (
+    ExperimentActor,
+    ExperimentDeps,
+    ObservedReply,
+    ServeExperiment,
+    copy_request,
+)
 from actorserve.actors.reply import Reply
-from actorserve.domain.ensemble import EnsembleSpec, Vote, decide
+from actorserve.actors.worker import describe_exception
+from actorserve.domain.ensemble import Decision, EnsembleSpec, Vote, decide
 from actorserve.domain.entities import ModelResponse
 from actorserve.domain.enums import ErrorCode
 
 __all__ = ["EnsembleActor"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -28,6 +38,9 @@ class EnsembleActor(ExperimentActor):
     worst); the ensemble answers as soon as `domain.ensemble.decide` says the
     result can no longer change, and fails with MODEL_ERROR when the quorum
     cannot be reached. Its latency is that of the slowest member it needed.
+    Each member gets its own deep copy of the input, so a backend that edits
+    its input cannot change what the others see; an aggregation that raises
+    answers that request MODEL_ERROR.
     """
 
     kind = "ensemble"
@@ -46,8 +59,8 @@ class EnsembleActor(ExperimentActor):
         rid = m.request.request_id
         n = len(self._spec.members)
         self._pending[rid] = _Pending(m, [None] * n, [None] * n)
-        for index, member in enumerate(self._spec.members):
-            copy = replace(m.request, request_id=f"{rid}-m{index}", parameters=dict(m.request.parameters))
+        copies = [copy_request(m.request, f"{rid}-m{index}") for index in range(n)]
+        for index, (member, copy) in enumerate(zip(self._spec.members, copies, strict=True)):
             reply: Reply[ModelResponse] = ObservedReply(self.actor_ref, (rid, index), None)
             self._pending[rid].replies.append(reply)
             self.forward(copy, member, reply, m.started_at, m.timeout_ms)
@@ -62,7 +75,13 @@ class EnsembleActor(ExperimentActor):
             return  # already decided
         pending.votes[index] = Vote(response.success, response.output_data)
         pending.responses[index] = response
-        decision = decide(self._spec, pending.votes)
+        try:
+            decision = decide(self._spec, pending.votes)
+        except Exception as exc:
+            # an output the aggregation cannot handle fails this request, not the ensemble
+            log.exception("ensemble %s: aggregating request %s failed", self.experiment_id, rid)
+            error = f"Cannot aggregate member outputs: {describe_exception(exc)}"
+            decision = Decision(error=error, error_code=ErrorCode.MODEL_ERROR)
         if decision is None:
             return
         del self._pending[rid]
@@ -115,6 +134,7 @@ class EnsembleActor(ExperimentActor):
             "members": list(self._spec.members),
             "aggregation_method": self._spec.method,
             "min_agreements": self._spec.min_agreements,
+            "vote_on": self._spec.vote_on,
             "requests": self._answered,
             "successes": self._succeeded,
             "failures_by_code": dict(self._failures),

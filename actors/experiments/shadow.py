@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from actorserve.actors.experiments.base import ExperimentActor, ExperimentDeps, ObservedReply, ServeExperiment
+from actorserve.actors.experiments.base import (
+    ExperimentActor,
+    ExperimentDeps,
+    ObservedReply,
+    ServeExperiment,
+    copy_request,
+)
 from actorserve.domain.entities import ModelResponse
 from actorserve.domain.errors import ConfigError
+from actorserve.domain.predictions import check_vote_on
 from actorserve.domain.shadow import ShadowStats
 
 __all__ = ["ShadowActor", "ShadowSpec"]
 
 _PENDING_PAIRS = 10_000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +38,8 @@ class ShadowSpec:
         queue_size: most copies outstanding at the shadow; more are dropped and counted.
         shadow_timeout_ms: deadline of each copy (None: the shadow version's default).
         rel_tol, abs_tol: numeric tolerance for "agrees within tolerance".
+        vote_on: what of the outputs is compared, as for ensembles (None: the
+            prediction by the default rule of `domain.predictions.prediction`).
     """
 
     shadow_id: str
@@ -38,6 +50,7 @@ class ShadowSpec:
     shadow_timeout_ms: float | None = None
     rel_tol: float = 1e-6
     abs_tol: float = 1e-9
+    vote_on: str | None = None
 
     def __post_init__(self) -> None:
         if self.primary == self.shadow:
@@ -51,6 +64,9 @@ class ShadowSpec:
             raise ConfigError("shadow_timeout_ms: must be > 0 or None", field="shadow_timeout_ms")
         if self.rel_tol < 0 or self.abs_tol < 0:
             raise ConfigError("rel_tol: tolerances must be >= 0", field="rel_tol")
+        problem = check_vote_on(self.vote_on)
+        if problem is not None:
+            raise ConfigError(f"vote_on: {problem}", field="vote_on")
 
 
 def _result(response: ModelResponse) -> dict[str, object]:
@@ -68,7 +84,9 @@ class ShadowActor(ExperimentActor):
     The caller's reply completes when the primary answers, whatever the
     shadow does. Copies beyond `queue_size` outstanding are dropped (never
     queued behind or ahead of primary work), so a hanging shadow cannot grow
-    anything without bound.
+    anything without bound. The shadow's copy has its own deep copy of the
+    input, so a backend that edits its input cannot change the primary's answer,
+    and a comparison that raises is counted, never fatal.
     """
 
     kind = "shadow"
@@ -89,7 +107,7 @@ class ShadowActor(ExperimentActor):
             self.forward(m.request, spec.primary, m.reply, m.started_at, m.timeout_ms)
             return
         pair = m.request.request_id
-        copy = replace(m.request, request_id=f"{pair}-shadow", parameters=dict(m.request.parameters))
+        copy = copy_request(m.request, f"{pair}-shadow")  # taken before the primary can touch the input
         self.forward(
             m.request, spec.primary, ObservedReply(self.actor_ref, ("p", pair), m.reply), m.started_at, m.timeout_ms
         )
@@ -119,7 +137,15 @@ class ShadowActor(ExperimentActor):
         if primary is not None and shadow is not None:
             del self._pairs[pair]
             at = self._deps.clock.now().isoformat()
-            self._stats.record(primary, shadow, rel_tol=self._spec.rel_tol, abs_tol=self._spec.abs_tol, at=at)
+            spec = self._spec
+            try:
+                self._stats.record(
+                    primary, shadow, rel_tol=spec.rel_tol, abs_tol=spec.abs_tol, at=at, vote_on=spec.vote_on
+                )
+            except Exception:
+                # the primary's caller has its answer already; a comparison only ever costs a count
+                log.exception("shadow %s: comparing request %s failed", spec.shadow_id, pair)
+                self._stats.comparison_errors += 1
 
     def report(self) -> dict[str, object]:
         """Upstream keys (shadow_id, primary_model, shadow_model, ...) and the comparison figures."""
@@ -128,6 +154,7 @@ class ShadowActor(ExperimentActor):
             "primary_model": self._spec.primary,
             "shadow_model": self._spec.shadow,
             "traffic_percentage": self._spec.traffic_percentage,
+            "vote_on": self._spec.vote_on,
             "outstanding": self._outstanding,
             **self._stats.report(),
         }

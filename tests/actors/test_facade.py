@@ -205,7 +205,9 @@ def test_bad_ensembles_are_refused_naming_the_field(infra: ModelServingInfrastru
 
 def test_an_ensemble_whose_members_disagree_fails_with_a_quorum_error(infra: ModelServingInfrastructure) -> None:
     infra.register_model(upstream_version("e1", name="a"))
-    infra.register_model(upstream_version("e2", name="b"))
+    vision = upstream_version("e2", name="b")
+    vision.model_type = ModelType.VISION_MODEL  # predicts a label, not text: the votes differ
+    infra.register_model(vision)
     ready(infra, "e1", "e2")
     ensemble_id = infra.create_ensemble(["e1", "e2"])
     r = infra.serve_ensemble_request(ensemble_id, {"prompt": "x"})
