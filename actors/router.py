@@ -10,7 +10,7 @@ from typing import Any
 
 import pykka
 
-from actorserve.actors.base import ServingActor
+from actorserve.actors.base import ServingActor, describe_exception
 from actorserve.actors.messages import (
     Drain,
     Infer,
@@ -25,7 +25,6 @@ from actorserve.actors.messages import (
 )
 from actorserve.actors.requests import failed_response
 from actorserve.actors.tracking import ThreadTracker
-from actorserve.actors.worker import describe_exception
 from actorserve.domain.enums import ErrorCode, ModelStatus
 from actorserve.domain.lifecycle import ROUTABLE
 from actorserve.domain.ports import Clock, RandomSource

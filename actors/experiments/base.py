@@ -8,12 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from actorserve.actors.base import ServingActor
+from actorserve.actors.base import ServingActor, describe_exception
 from actorserve.actors.messages import Route, UnexpectedMessageError, safe_tell
 from actorserve.actors.reply import Reply
 from actorserve.actors.requests import failed_response
 from actorserve.actors.tracking import ThreadTracker
-from actorserve.actors.worker import describe_exception
 from actorserve.domain.entities import ModelRequest, ModelResponse
 from actorserve.domain.enums import ErrorCode
 from actorserve.domain.ports import Clock

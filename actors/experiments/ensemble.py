@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from actorserve.actors.base import describe_exception
 from actorserve.actors.experiments.base import (
     ExperimentActor,
     ExperimentDeps,
@@ -13,7 +14,6 @@ from actorserve.actors.experiments.base import (
     copy_request,
 )
 from actorserve.actors.reply import Reply
-from actorserve.actors.worker import describe_exception
 from actorserve.domain.ensemble import Decision, EnsembleSpec, Vote, decide
 from actorserve.domain.entities import ModelResponse
 from actorserve.domain.enums import ErrorCode
