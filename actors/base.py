@@ -59,12 +59,13 @@ class ServingActor(pykka.ThreadingActor):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        table: dict[type, Callable[[Any, Any], None]] = {}
+        names: dict[type, str] = {}
         for klass in reversed(cls.__mro__):
-            for value in vars(klass).values():
+            for name, value in vars(klass).items():
                 for message_type in getattr(value, _HANDLES, ()):
-                    table[message_type] = value
-        cls._handler_table = table
+                    names[message_type] = name
+        # by name, so a subclass that overrides a handler (decorated or not) is the one called
+        cls._handler_table = {message_type: getattr(cls, name) for message_type, name in names.items()}
 
     @staticmethod
     def _create_actor_inbox() -> ActorInbox:

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pykka
 
-from actorserve.actors.base import ServingActor, describe_exception
+from actorserve.actors.base import ServingActor, describe_exception, handles
 from actorserve.actors.messages import (
     Drain,
     Infer,
     Route,
     SetRouting,
     StatusChanged,
-    UnexpectedMessageError,
     Unroute,
     VersionAdded,
     VersionStats,
@@ -67,29 +65,14 @@ class RouterActor(ServingActor):
         self._rng: RandomSource = rng if rng is not None else random.Random()
         self._versions: dict[str, _Entry] = {}
         self._models: dict[str, _Model] = {}
-        self._handlers: dict[type, Callable[[Any], None]] = {
-            Route: self._on_route,
-            VersionAdded: self._on_added,
-            StatusChanged: self._on_status,
-            VersionStats: self._on_stats,
-            Unroute: self._on_unroute,
-            SetRouting: self._on_set_routing,
-        }
 
     def on_start(self) -> None:
         """Register the thread for leak checks (router thread)."""
         self._tracker.add_current()
 
-    def on_receive(self, message: object) -> None:
-        """Dispatch by message type (router thread)."""
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            msg = f"RouterActor cannot handle {type(message).__name__}"
-            raise UnexpectedMessageError(msg)
-        handler(message)
-
     # --- request path --------------------------------------------------------
 
+    @handles(Route)
     def _on_route(self, m: Route) -> None:
         # A request's content (its key, say) must never stop the router: every later
         # request would be answered UNAVAILABLE. What raises answers this request only.
@@ -151,6 +134,7 @@ class RouterActor(ServingActor):
             e.candidate for e in self._versions.values() if e.model_name == model_name and e.status in ROUTABLE
         )
 
+    @handles(VersionAdded)
     def _on_added(self, m: VersionAdded) -> None:
         v = m.version
         old = self._versions.get(v.version_id)
@@ -168,6 +152,7 @@ class RouterActor(ServingActor):
         )
         self._refresh(v.model_name)
 
+    @handles(StatusChanged)
     def _on_status(self, m: StatusChanged) -> None:
         entry = self._versions.get(m.version_id)
         if entry is None or m.generation != entry.generation:
@@ -179,6 +164,7 @@ class RouterActor(ServingActor):
             del self._versions[m.version_id]
         self._refresh(entry.model_name)
 
+    @handles(VersionStats)
     def _on_stats(self, m: VersionStats) -> None:
         entry = self._versions.get(m.version_id)
         if entry is None or m.generation != entry.generation:
@@ -195,6 +181,7 @@ class RouterActor(ServingActor):
         if entry.status in ROUTABLE:
             self._refresh(entry.model_name)
 
+    @handles(Unroute)
     def _on_unroute(self, m: Unroute) -> None:
         v = m.version
         entry = self._versions.get(v.version_id)
@@ -212,6 +199,7 @@ class RouterActor(ServingActor):
         # Every Infer this router sent is already in the version's inbox, ahead of Drain.
         safe_tell(m.ref, Drain())
 
+    @handles(SetRouting)
     def _on_set_routing(self, m: SetRouting) -> None:
         model = self._models.setdefault(m.model_name, _Model())
         model.rule = m.rule

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 
+from actorserve.actors.base import handles
 from actorserve.actors.experiments.base import (
     ExperimentActor,
     ExperimentDeps,
@@ -37,7 +38,6 @@ class ABTestActor(ExperimentActor):
         self._arms = [ArmStats() for _ in spec.arms]
         self._rng = random.Random(seed)
         self._requests: OrderedDict[str, int] = OrderedDict()
-        self._handlers[RecordOutcome] = self._record_outcome
 
     def _ended(self) -> bool:
         d = self._spec.duration_s
@@ -68,6 +68,7 @@ class ABTestActor(ExperimentActor):
             error_code=response.error_code,
         )
 
+    @handles(RecordOutcome)
     def _record_outcome(self, m: RecordOutcome) -> None:
         arm = self._requests.get(m.request_id)
         if arm is None or self._ended():

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from actorserve.actors.base import ServingActor, describe_exception
-from actorserve.actors.messages import Route, UnexpectedMessageError, safe_tell
+from actorserve.actors.base import ServingActor, UnexpectedMessageError, describe_exception, handles
+from actorserve.actors.messages import Route, safe_tell
 from actorserve.actors.reply import Reply
 from actorserve.actors.requests import failed_response
 from actorserve.actors.tracking import ThreadTracker
@@ -177,27 +176,17 @@ class ExperimentActor(ServingActor):
         self._started = deps.clock.monotonic()
         self._observing = 0
         self._settle_waiters: list[Reply[bool]] = []
-        self._handlers: dict[type, Callable[[Any], None]] = {
-            ServeExperiment: self._on_serve,
-            Observed: self._on_observed,
-            Analyze: lambda m: m.reply.set(self._full_report()),
-            StopExperiment: self._on_stop,
-            RecordOutcome: self._on_record_outcome,
-            Settle: self._on_settle,
-        }
 
     def on_start(self) -> None:
         """Register the thread for leak checks (experiment thread)."""
         self._deps.tracker.add_current()
 
-    def on_receive(self, message: object) -> None:
-        """Dispatch by message type (experiment thread)."""
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            msg = f"{type(self).__name__} cannot handle {type(message).__name__}"
-            raise UnexpectedMessageError(msg)
+    def on_receive(self, message: Any) -> None:
+        """Dispatch by message type (experiment thread); a handler's exception is logged, never fatal."""
         try:
-            handler(message)
+            super().on_receive(message)
+        except UnexpectedMessageError:
+            raise
         except Exception:
             # An exception out of on_receive stops a Pykka actor, and with it the
             # experiment: no request's content (or an output it produced) may do that.
@@ -222,6 +211,7 @@ class ExperimentActor(ServingActor):
 
     # --- shared --------------------------------------------------------------
 
+    @handles(ServeExperiment)
     def _on_serve(self, m: ServeExperiment) -> None:
         if self._stopped:
             self.fail(m.request, m.reply, m.started_at, ErrorCode.UNAVAILABLE, "Experiment stopped")
@@ -233,6 +223,7 @@ class ExperimentActor(ServingActor):
             error = f"Experiment failed: {describe_exception(exc)}"
             self.fail(m.request, m.reply, m.started_at, ErrorCode.MODEL_ERROR, error)
 
+    @handles(Observed)
     def _on_observed(self, m: Observed) -> None:
         self._observing -= 1
         try:
@@ -244,15 +235,22 @@ class ExperimentActor(ServingActor):
                 reply.set(True)
             self._settle_waiters.clear()
 
+    @handles(Analyze)
+    def _on_analyze(self, m: Analyze) -> None:
+        m.reply.set(self._full_report())
+
+    @handles(Settle)
     def _on_settle(self, m: Settle) -> None:
         if self._observing == 0:
             m.reply.set(True)
         else:
             self._settle_waiters.append(m.reply)
 
+    @handles(RecordOutcome)
     def _on_record_outcome(self, m: RecordOutcome) -> None:
         m.reply.set(False)
 
+    @handles(StopExperiment)
     def _on_stop(self, m: StopExperiment) -> None:
         self._stopped = True
         final: dict[str, object] = {"experiment_id": self.experiment_id, "kind": self.kind, "stopped": True}
