@@ -33,6 +33,14 @@ from actorserve.domain.ports import (
     StateStore,
 )
 from actorserve.domain.routing import Candidate, RoutingRule, make_policy
+from actorserve.domain.sequential import (
+    SequentialResult,
+    SequentialTest,
+    msprt_means,
+    msprt_rates,
+    tau_for_horizon,
+    tau_from_mde,
+)
 
 __all__ = [
     "ROUTABLE",
@@ -69,11 +77,17 @@ __all__ = [
     "RandomSource",
     "RoutingRule",
     "RoutingStrategy",
+    "SequentialResult",
+    "SequentialTest",
     "ServingConfig",
     "ServingStrategy",
     "ShadowDeployment",
     "StateStore",
     "coerce_enum",
     "make_policy",
+    "msprt_means",
+    "msprt_rates",
+    "tau_for_horizon",
+    "tau_from_mde",
     "transition",
 ]
