@@ -21,6 +21,7 @@ from actorserve.domain.enums import ErrorCode, ModelStatus, ModelType, RoutingSt
 from actorserve.domain.errors import ActorServeError, ConfigError, InvocationError, LifecycleError, ModelLoadError
 from actorserve.domain.lifecycle import ROUTABLE, LifecycleEvent, transition
 from actorserve.domain.metrics import Ewma, LatencyHistogram, MetricsRecorder, Outcome
+from actorserve.domain.planning import minimum_detectable_effect, required_sample_size
 from actorserve.domain.ports import (
     Clock,
     CostCalculator,
@@ -85,8 +86,10 @@ __all__ = [
     "StateStore",
     "coerce_enum",
     "make_policy",
+    "minimum_detectable_effect",
     "msprt_means",
     "msprt_rates",
+    "required_sample_size",
     "tau_for_horizon",
     "tau_from_mde",
     "transition",
