@@ -21,6 +21,7 @@ from actorserve.domain.enums import ErrorCode, ModelStatus, ModelType, RoutingSt
 from actorserve.domain.errors import ActorServeError, ConfigError, InvocationError, LifecycleError, ModelLoadError
 from actorserve.domain.lifecycle import ROUTABLE, LifecycleEvent, transition
 from actorserve.domain.metrics import Ewma, LatencyHistogram, MetricsRecorder, Outcome
+from actorserve.domain.multiplicity import HolmResult, holm
 from actorserve.domain.planning import minimum_detectable_effect, required_sample_size
 from actorserve.domain.ports import (
     Clock,
@@ -54,6 +55,7 @@ __all__ = [
     "EnsembleConfig",
     "ErrorCode",
     "Ewma",
+    "HolmResult",
     "InvocationError",
     "InvocationResult",
     "JSONValue",
@@ -85,6 +87,7 @@ __all__ = [
     "ShadowDeployment",
     "StateStore",
     "coerce_enum",
+    "holm",
     "make_policy",
     "minimum_detectable_effect",
     "msprt_means",
