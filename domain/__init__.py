@@ -43,6 +43,16 @@ from actorserve.domain.sequential import (
     tau_for_horizon,
     tau_from_mde,
 )
+from actorserve.domain.variance import (
+    CupedResult,
+    CupedTotals,
+    RatioComparison,
+    RatioEstimate,
+    RatioTotals,
+    compare_ratios,
+    cuped,
+    delta_method_ratio,
+)
 
 __all__ = [
     "ROUTABLE",
@@ -52,6 +62,8 @@ __all__ = [
     "Clock",
     "ConfigError",
     "CostCalculator",
+    "CupedResult",
+    "CupedTotals",
     "EnsembleConfig",
     "ErrorCode",
     "Ewma",
@@ -78,6 +90,9 @@ __all__ = [
     "Price",
     "PriceTable",
     "RandomSource",
+    "RatioComparison",
+    "RatioEstimate",
+    "RatioTotals",
     "RoutingRule",
     "RoutingStrategy",
     "SequentialResult",
@@ -87,6 +102,9 @@ __all__ = [
     "ShadowDeployment",
     "StateStore",
     "coerce_enum",
+    "compare_ratios",
+    "cuped",
+    "delta_method_ratio",
     "holm",
     "make_policy",
     "minimum_detectable_effect",
