@@ -89,6 +89,8 @@ class SequentialTest:
         upper: the least upper end seen.
         looks: how many looks were folded in.
         alpha: the level, taken from the first look (every look must use the same one).
+        tau: the mixing width, taken from the first look (changing it between looks, say after
+            seeing the data, would void the guarantee).
     """
 
     p_value: float = 1.0
@@ -96,6 +98,7 @@ class SequentialTest:
     upper: float = math.inf
     looks: int = 0
     alpha: float | None = None
+    tau: float | None = None
 
     @property
     def decided(self) -> bool:
@@ -106,10 +109,13 @@ class SequentialTest:
         """The state after one more look.
 
         Raises:
-            ValueError: when the look's alpha differs from the earlier looks'.
+            ValueError: when the look's alpha or tau differs from the earlier looks'.
         """
         if self.alpha is not None and look.alpha != self.alpha:
             msg = f"alpha: every look must use the test's alpha {self.alpha!r} (got {look.alpha!r})"
+            raise ValueError(msg)
+        if self.tau is not None and look.tau != self.tau:
+            msg = f"tau: every look must use the test's tau {self.tau!r} (got {look.tau!r})"
             raise ValueError(msg)
         return SequentialTest(
             p_value=min(self.p_value, look.p_value),
@@ -117,6 +123,7 @@ class SequentialTest:
             upper=min(self.upper, look.upper),
             looks=self.looks + 1,
             alpha=look.alpha,
+            tau=look.tau,
         )
 
 

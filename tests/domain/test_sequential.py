@@ -17,7 +17,7 @@ from actorserve.domain.sequential import (
     tau_for_horizon,
     tau_from_mde,
 )
-from actorserve.domain.stats import two_proportion_z_test
+from actorserve.domain.stats import RunningStats, two_proportion_z_test
 
 scipy_stats = pytest.importorskip("scipy.stats")
 scipy_integrate = pytest.importorskip("scipy.integrate")
@@ -159,6 +159,8 @@ def test_the_sequential_state_keeps_the_running_minimum_and_intersection() -> No
     assert state.upper == min(look.upper for look in looks)
     with pytest.raises(ValueError, match="alpha"):
         state.observe(msprt_means(0.0, 1.0, 10, 0.0, 1.0, 10, tau=0.2, alpha=0.1))
+    with pytest.raises(ValueError, match="tau"):
+        state.observe(msprt_means(0.0, 1.0, 10, 0.0, 1.0, 10, tau=0.3))
 
 
 def test_tau_for_horizon_minimises_the_interval_width_there() -> None:
@@ -224,3 +226,20 @@ def test_a_real_difference_is_detected_early_and_covered_at_every_look() -> None
     assert detected >= 0.90
     assert 500 <= median_stop <= 2500  # the fixed-horizon 80%-power n is about 1,060 per arm
     assert covered >= 0.95
+
+
+def test_means_with_a_plug_in_variance_keep_the_false_positive_rate_under_peeking() -> None:
+    rejected = 0
+    for seed in range(SEEDS):
+        rng = random.Random(seed)
+        a, b = RunningStats(), RunningStats()
+        state = SequentialTest()
+        for _ in range(40):  # a look after every 25 observations per arm, to 1,000
+            for _ in range(25):
+                a.add(rng.gauss(10.0, 3.0))
+                b.add(rng.gauss(10.0, 3.0))
+            sa, sb = a.summary(), b.summary()
+            state = state.observe(msprt_means(sa.mean, sa.variance, sa.n, sb.mean, sb.variance, sb.n, tau=0.5))
+        rejected += state.decided
+    print(f"A/A on means, 40 looks: sequential FPR {rejected / SEEDS:.3f}")
+    assert rejected / SEEDS <= 0.05
