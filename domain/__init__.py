@@ -21,6 +21,8 @@ from actorserve.domain.enums import ErrorCode, ModelStatus, ModelType, RoutingSt
 from actorserve.domain.errors import ActorServeError, ConfigError, InvocationError, LifecycleError, ModelLoadError
 from actorserve.domain.lifecycle import ROUTABLE, LifecycleEvent, transition
 from actorserve.domain.metrics import Ewma, LatencyHistogram, MetricsRecorder, Outcome
+from actorserve.domain.multiplicity import HolmResult, holm
+from actorserve.domain.planning import minimum_detectable_effect, required_sample_size
 from actorserve.domain.ports import (
     Clock,
     CostCalculator,
@@ -34,6 +36,24 @@ from actorserve.domain.ports import (
 )
 from actorserve.domain.redaction import is_secret_name, redact_parameters
 from actorserve.domain.routing import Candidate, RoutingRule, make_policy
+from actorserve.domain.sequential import (
+    SequentialResult,
+    SequentialTest,
+    msprt_means,
+    msprt_rates,
+    tau_for_horizon,
+    tau_from_mde,
+)
+from actorserve.domain.variance import (
+    CupedResult,
+    CupedTotals,
+    RatioComparison,
+    RatioEstimate,
+    RatioTotals,
+    compare_ratios,
+    cuped,
+    delta_method_ratio,
+)
 
 __all__ = [
     "ROUTABLE",
@@ -43,9 +63,12 @@ __all__ = [
     "Clock",
     "ConfigError",
     "CostCalculator",
+    "CupedResult",
+    "CupedTotals",
     "EnsembleConfig",
     "ErrorCode",
     "Ewma",
+    "HolmResult",
     "InvocationError",
     "InvocationResult",
     "JSONValue",
@@ -68,15 +91,30 @@ __all__ = [
     "Price",
     "PriceTable",
     "RandomSource",
+    "RatioComparison",
+    "RatioEstimate",
+    "RatioTotals",
     "RoutingRule",
     "RoutingStrategy",
+    "SequentialResult",
+    "SequentialTest",
     "ServingConfig",
     "ServingStrategy",
     "ShadowDeployment",
     "StateStore",
     "coerce_enum",
+    "compare_ratios",
+    "cuped",
+    "delta_method_ratio",
+    "holm",
     "is_secret_name",
     "make_policy",
+    "minimum_detectable_effect",
+    "msprt_means",
+    "msprt_rates",
     "redact_parameters",
+    "required_sample_size",
+    "tau_for_horizon",
+    "tau_from_mde",
     "transition",
 ]
