@@ -14,9 +14,9 @@ import pykka
 
 from actorserve.actors.base import describe_exception
 from actorserve.actors.clock import SystemClock
-from actorserve.actors.dispatch import InvokerSet
 from actorserve.actors.experiments.api import Experiments
 from actorserve.actors.experiments.base import ExperimentDeps
+from actorserve.actors.invoker_set import InvokerSet
 from actorserve.actors.messages import (
     GetMetrics,
     Health,
@@ -41,7 +41,15 @@ from actorserve.domain.cost import PriceTable
 from actorserve.domain.entities import ModelMetrics, ModelVersion
 from actorserve.domain.enums import RoutingStrategy
 from actorserve.domain.errors import ConfigError
-from actorserve.domain.ports import Clock, CostCalculator, MetricsExporter, MetricsSink, ModelInvoker, RandomSource
+from actorserve.domain.ports import (
+    Clock,
+    CostCalculator,
+    MetricsExporter,
+    MetricsSink,
+    ModelInvoker,
+    RandomSource,
+    ValidatingInvoker,
+)
 from actorserve.domain.routing import RoutingRule
 
 __all__ = ["NullSink", "ServingRuntime"]
@@ -158,9 +166,8 @@ class ServingRuntime(RequestPath):
             msg = f"version: must be a ModelVersion (got {type(version).__name__})"
             raise ConfigError(msg, field="version")
         PriceTable().price_for(version)  # validates price_* parameters early
-        validate = getattr(self._invoker, "validate", None)
-        if callable(validate):
-            validate(version)  # an unknown backend, a missing extra or a bad parameter fails here, by name
+        if isinstance(self._invoker, ValidatingInvoker):
+            self._invoker.validate(version)  # an unknown backend, a missing extra or a bad parameter fails here
         if self._closed:
             return False
         self._max_timeout_ms = max(self._max_timeout_ms, version.serving.timeout_ms)

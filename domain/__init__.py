@@ -33,6 +33,7 @@ from actorserve.domain.ports import (
     ModelInvoker,
     RandomSource,
     StateStore,
+    ValidatingInvoker,
 )
 from actorserve.domain.redaction import is_secret_name, redact_parameters
 from actorserve.domain.routing import Candidate, RoutingRule, make_policy
@@ -102,6 +103,7 @@ __all__ = [
     "ServingStrategy",
     "ShadowDeployment",
     "StateStore",
+    "ValidatingInvoker",
     "coerce_enum",
     "compare_ratios",
     "cuped",

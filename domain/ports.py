@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeAlias
+from typing import Protocol, TypeAlias, runtime_checkable
 
 from actorserve.domain.entities import JSONValue, ModelRequest, ModelVersion
 from actorserve.domain.enums import ErrorCode, ModelStatus
@@ -21,6 +21,7 @@ __all__ = [
     "ModelInvoker",
     "RandomSource",
     "StateStore",
+    "ValidatingInvoker",
 ]
 
 ModelHandle: TypeAlias = object
@@ -82,6 +83,20 @@ class ModelInvoker(Protocol):
 
     def close(self) -> None:
         """Release shared resources and end any call still blocking; runtime stop calls it."""
+        ...
+
+
+@runtime_checkable
+class ValidatingInvoker(Protocol):
+    """A backend's optional check of a version before it is registered.
+
+    Declared apart from `ModelInvoker`, which every backend implements: the
+    runtime asks `isinstance(invoker, ValidatingInvoker)` rather than guessing
+    with `getattr`.
+    """
+
+    def validate(self, version: ModelVersion) -> None:
+        """Raise `ConfigError` naming the field when `version` cannot be served by this backend."""
         ...
 
 

@@ -26,7 +26,7 @@ def test_an_optional_version_alone_does_not_make_the_runtime_ready() -> None:
 
 
 def test_a_required_version_that_failed_makes_the_runtime_unready() -> None:
-    from actorserve.actors.dispatch import InvokerSet
+    from actorserve.actors.invoker_set import InvokerSet
 
     good, bad = FakeInvoker(), FakeInvoker(load_fail_times=100)
     with ServingRuntime(InvokerSet({"bad": bad}, default=good)) as rt:

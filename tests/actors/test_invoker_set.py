@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from actorserve.actors import ServingRuntime
-from actorserve.actors.dispatch import InvokerSet
+from actorserve.actors.invoker_set import InvokerSet
 from actorserve.actors.plugins import invoker_names, load_invoker, register_invoker_factory
 from actorserve.domain import ConfigError, ModelRequest
 from tests.fakes import FakeInvoker, make_version

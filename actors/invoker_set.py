@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from actorserve.actors.plugins import invoker_names, load_invoker
 from actorserve.domain.entities import ModelRequest, ModelVersion
 from actorserve.domain.errors import ConfigError
-from actorserve.domain.ports import InvocationResult, ModelHandle, ModelInvoker
+from actorserve.domain.ports import InvocationResult, ModelHandle, ModelInvoker, ValidatingInvoker
 
 __all__ = ["FRAMEWORK_ALIASES", "InvokerSet"]
 
@@ -142,9 +142,8 @@ class InvokerSet:
             ConfigError: naming the bad field.
         """
         invoker = self.resolve(version)
-        check = getattr(invoker, "validate", None)
-        if callable(check):
-            check(version)
+        if isinstance(invoker, ValidatingInvoker):
+            invoker.validate(version)
 
     # --- ModelInvoker ----------------------------------------------------------
 
