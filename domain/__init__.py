@@ -18,7 +18,14 @@ from actorserve.domain.entities import (
     ShadowDeployment,
 )
 from actorserve.domain.enums import ErrorCode, ModelStatus, ModelType, RoutingStrategy, ServingStrategy, coerce_enum
-from actorserve.domain.errors import ActorServeError, ConfigError, InvocationError, LifecycleError, ModelLoadError
+from actorserve.domain.errors import (
+    ActorServeError,
+    ConfigError,
+    InvocationError,
+    LifecycleError,
+    ModelLoadError,
+    StateError,
+)
 from actorserve.domain.lifecycle import ROUTABLE, LifecycleEvent, transition
 from actorserve.domain.metrics import Ewma, LatencyHistogram, MetricsRecorder, Outcome
 from actorserve.domain.ports import (
@@ -31,17 +38,23 @@ from actorserve.domain.ports import (
     ModelInvoker,
     RandomSource,
     StateStore,
+    StateStoreFactory,
 )
 from actorserve.domain.routing import Candidate, RoutingRule, make_policy
+from actorserve.domain.state import SCHEMA_VERSION, CounterBatch, Counters, Document, StoredDocument
 
 __all__ = [
     "ROUTABLE",
+    "SCHEMA_VERSION",
     "ABTestConfig",
     "ActorServeError",
     "Candidate",
     "Clock",
     "ConfigError",
     "CostCalculator",
+    "CounterBatch",
+    "Counters",
+    "Document",
     "EnsembleConfig",
     "ErrorCode",
     "Ewma",
@@ -72,7 +85,10 @@ __all__ = [
     "ServingConfig",
     "ServingStrategy",
     "ShadowDeployment",
+    "StateError",
     "StateStore",
+    "StateStoreFactory",
+    "StoredDocument",
     "coerce_enum",
     "make_policy",
     "transition",
