@@ -42,3 +42,13 @@ def test_an_unknown_or_missing_scheme_is_one_line_naming_the_url_and_the_known_s
     assert "\n" not in message
     assert f"state store {url}:" in message
     assert "known schemes: redis, rediss, sqlite, unix" in message
+
+
+def test_a_missing_redis_package_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from actorserve.domain.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "redis", None)
+    with pytest.raises(ConfigError, match=r"state\.redis: redis is not installed; pip install 'actorserve\[redis\]'"):
+        RedisStateStore.from_url("redis://localhost:6379/0")
