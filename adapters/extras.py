@@ -7,10 +7,11 @@ from actorserve.domain.errors import ConfigError
 __all__ = ["missing_extra"]
 
 
-def missing_extra(package: str, extra: str, backend: str) -> ConfigError:
+def missing_extra(package: str, extra: str, backend: str, *, kind: str = "invoker") -> ConfigError:
     """The error an adapter raises when `package` cannot be imported.
 
-    Example: `invoker.onnx: onnxruntime is not installed; pip install 'actorserve[onnx]'`.
+    Example: `invoker.onnx: onnxruntime is not installed; pip install 'actorserve[onnx]'`
+    (`kind="state"` for a state store: `state.redis: ...`).
     """
-    msg = f"invoker.{backend}: {package} is not installed; pip install 'actorserve[{extra}]'"
-    return ConfigError(msg, field=f"invoker.{backend}")
+    msg = f"{kind}.{backend}: {package} is not installed; pip install 'actorserve[{extra}]'"
+    return ConfigError(msg, field=f"{kind}.{backend}")

@@ -18,7 +18,14 @@ from actorserve.domain.entities import (
     ShadowDeployment,
 )
 from actorserve.domain.enums import ErrorCode, ModelStatus, ModelType, RoutingStrategy, ServingStrategy, coerce_enum
-from actorserve.domain.errors import ActorServeError, ConfigError, InvocationError, LifecycleError, ModelLoadError
+from actorserve.domain.errors import (
+    ActorServeError,
+    ConfigError,
+    InvocationError,
+    LifecycleError,
+    ModelLoadError,
+    StateError,
+)
 from actorserve.domain.lifecycle import ROUTABLE, LifecycleEvent, transition
 from actorserve.domain.metrics import Ewma, LatencyHistogram, MetricsRecorder, Outcome
 from actorserve.domain.multiplicity import HolmResult, holm
@@ -33,6 +40,7 @@ from actorserve.domain.ports import (
     ModelInvoker,
     RandomSource,
     StateStore,
+    StateStoreFactory,
     ValidatingInvoker,
 )
 from actorserve.domain.redaction import is_secret_name, redact_parameters
@@ -45,6 +53,7 @@ from actorserve.domain.sequential import (
     tau_for_horizon,
     tau_from_mde,
 )
+from actorserve.domain.state import SCHEMA_VERSION, CounterBatch, Counters, Document, StoredDocument
 from actorserve.domain.variance import (
     CupedResult,
     CupedTotals,
@@ -58,14 +67,18 @@ from actorserve.domain.variance import (
 
 __all__ = [
     "ROUTABLE",
+    "SCHEMA_VERSION",
     "ABTestConfig",
     "ActorServeError",
     "Candidate",
     "Clock",
     "ConfigError",
     "CostCalculator",
+    "CounterBatch",
+    "Counters",
     "CupedResult",
     "CupedTotals",
+    "Document",
     "EnsembleConfig",
     "ErrorCode",
     "Ewma",
@@ -102,7 +115,10 @@ __all__ = [
     "ServingConfig",
     "ServingStrategy",
     "ShadowDeployment",
+    "StateError",
     "StateStore",
+    "StateStoreFactory",
+    "StoredDocument",
     "ValidatingInvoker",
     "coerce_enum",
     "compare_ratios",

@@ -5,12 +5,14 @@ ActorServeError
  ├── ConfigError(ValueError)     a field of a config, entity or call is invalid (field=)
  ├── LifecycleError              a (state, event) pair the lifecycle does not allow (state=, event=)
  ├── ModelLoadError              an invoker could not load a version (version_id=)
- └── InvocationError             an invoker call failed with a known code (code=)
+ ├── InvocationError             an invoker call failed with a known code (code=)
+ └── StateError                  a state store cannot be opened, read or written (url=)
 ```
 
 Model failures during serving are never raised to callers: they become a
 failed `ModelResponse` with an `ErrorCode`. These exceptions are for
-programming and configuration errors, and for invokers to signal a code.
+programming and configuration errors, for invokers to signal a code, and for
+state stores that are unreachable, locked, corrupt or of a newer schema.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = [
     "InvocationError",
     "LifecycleError",
     "ModelLoadError",
+    "StateError",
 ]
 
 
@@ -64,3 +67,15 @@ class InvocationError(ActorServeError):
     def __init__(self, message: str, *, code: ErrorCode) -> None:
         super().__init__(message)
         self.code = code
+
+
+class StateError(ActorServeError):
+    """A state store could not be opened, read or written.
+
+    The message is one line that starts with the store's URL (its password
+    masked); `url` carries the same masked URL.
+    """
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeAlias, runtime_checkable
@@ -10,6 +10,7 @@ from typing import Protocol, TypeAlias, runtime_checkable
 from actorserve.domain.entities import JSONValue, ModelRequest, ModelVersion
 from actorserve.domain.enums import ErrorCode, ModelStatus
 from actorserve.domain.metrics import Outcome
+from actorserve.domain.state import CounterBatch, Counters, Document, StoredDocument
 
 __all__ = [
     "Clock",
@@ -21,6 +22,7 @@ __all__ = [
     "ModelInvoker",
     "RandomSource",
     "StateStore",
+    "StateStoreFactory",
     "ValidatingInvoker",
 ]
 
@@ -177,12 +179,92 @@ class MetricsExporter(MetricsSink, Protocol):
 
 
 class StateStore(Protocol):
-    """Durable registry and experiment state (used by later work)."""
+    """Durable control-plane documents, merged statistics and leases, under one namespace.
 
-    def save(self, key: str, value: dict[str, JSONValue]) -> None:
-        """Store `value` under `key`."""
+    Every key a store writes is prefixed by its `namespace`; two stores with
+    different namespaces never see each other's data. Calls block until the
+    store answered; a store that cannot answer raises `StateError` within its
+    bounded timeout, never hangs. Names (`kind`, lease `name`) are checked by
+    `domain.state.check_name`, keys by `check_key`; invalid ones raise
+    `ConfigError`. Values are JSON: documents are JSON objects, counters numbers.
+
+    Implementations may be called from several threads.
+    """
+
+    @property
+    def url(self) -> str:
+        """Where the store lives (any password masked), as given to `from_url`."""
         ...
 
-    def load(self, key: str) -> dict[str, JSONValue] | None:
-        """The value stored under `key`, or None."""
+    @property
+    def namespace(self) -> str:
+        """The prefix of every key this store reads and writes."""
+        ...
+
+    def put_document(self, kind: str, key: str, doc: Mapping[str, JSONValue], *, ttl_ms: int | None = None) -> None:
+        """Store `doc` under `(kind, key)`, replacing any document or tombstone; durable when it returns.
+
+        With `ttl_ms`, the document expires that many milliseconds later and
+        then reads as absent (pending request ids).
+        """
+        ...
+
+    def get_document(self, kind: str, key: str) -> Document | None:
+        """The live document under `(kind, key)`; None if absent, expired or deleted."""
+        ...
+
+    def list_documents(self, kind: str) -> list[StoredDocument]:
+        """Every live document and every tombstone of `kind`, sorted by key (expired ones left out)."""
+        ...
+
+    def delete_document(self, kind: str, key: str) -> None:
+        """Replace `(kind, key)` by a tombstone (kept until a new `put_document`); durable when it returns."""
+        ...
+
+    def pop_document(self, kind: str, key: str) -> Document | None:
+        """Remove and return the live document under `(kind, key)`, atomically; None if there was none.
+
+        Leaves no tombstone: this is for short-lived entries (pending request
+        ids), of which only one caller may take each.
+        """
+        ...
+
+    def increment(self, batch: CounterBatch) -> None:
+        """Add every delta of `batch` to its field, all or none, in one round trip or transaction."""
+        ...
+
+    def read_counters(self, kind: str, key: str) -> Counters:
+        """The totals of `(kind, key)` across every writer (empty if never incremented)."""
+        ...
+
+    def list_counters(self, kind: str) -> dict[str, Counters]:
+        """The totals of every key of `kind` (e.g. per-unit aggregates), by key."""
+        ...
+
+    def acquire_lease(self, name: str, owner: str, ttl_ms: int) -> bool:
+        """Take or renew lease `name` for `owner` for `ttl_ms` milliseconds.
+
+        Returns True if `owner` now holds it (it was free, expired, or already
+        `owner`'s: then its expiry is pushed back), False if another owner does.
+        """
+        ...
+
+    def release_lease(self, name: str, owner: str) -> bool:
+        """Free lease `name` if `owner` holds it; True if it did (another owner's lease is left alone)."""
+        ...
+
+    def ping(self) -> None:
+        """Return if the store answers; raise `StateError` saying why not."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; later calls raise `StateError`. Safe to call twice."""
+        ...
+
+
+class StateStoreFactory(Protocol):
+    """What an `actorserve.state` entry point names (a store class): opens a store from its URL."""
+
+    def from_url(self, url: str, *, namespace: str = ...) -> StateStore:
+        """Open the store at `url` under `namespace`; raise `StateError` if it cannot be opened."""
         ...
