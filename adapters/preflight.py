@@ -21,6 +21,7 @@ from typing import Any
 
 from actorserve.actors import InvokerSet
 from actorserve.actors.experiments import Experiments, ShadowSpec
+from actorserve.actors.experiments.specs import ab_test_spec, canary_spec, ensemble_spec, shadow_spec
 from actorserve.adapters.config import AppConfig, ExperimentConfig
 from actorserve.domain.abtest import ABTestSpec
 from actorserve.domain.canary import CanarySpec
@@ -63,17 +64,8 @@ def experiment_error(e: ExperimentConfig, exc: ConfigError) -> ConfigError:
     return _under(e.where, exc, _CONFIG_KEYS)
 
 
-def _items(value: object) -> tuple[object, ...]:
-    assert isinstance(value, list | tuple)  # the parser checked the TOML type
-    return tuple(value)
-
-
-def _floats(value: object) -> tuple[float, ...]:
-    return tuple(float(x) for x in _items(value))  # type: ignore[arg-type]  # the parser checked: numbers
-
-
 def experiment_spec(e: ExperimentConfig) -> ExperimentSpec:
-    """The spec `runtime.experiments` builds for `e`, built here without starting anything.
+    """The spec `runtime.experiments` builds for `e`, built by the same functions without starting anything.
 
     Raises:
         ConfigError: naming the experiment's key, e.g. `experiments[2].min_agreements: ...`.
@@ -81,36 +73,15 @@ def experiment_spec(e: ExperimentConfig) -> ExperimentSpec:
     s: dict[str, Any] = dict(e.settings)
     try:
         if e.type == "ab_test":
-            arms = _items(s.pop("arms"))
-            weights = s.pop("weights", None)
-            return ABTestSpec(e.id, arms, _floats(weights) if weights is not None else (1.0,) * len(arms), **s)  # type: ignore[arg-type]
+            return ab_test_spec(e.id, s.pop("arms"), s.pop("weights", None), **s)
         if e.type == "shadow":
-            percentage = float(s.pop("traffic_percentage", 100.0))
-            return ShadowSpec(e.id, s.pop("primary"), s.pop("shadow"), percentage, **s)
+            return shadow_spec(e.id, s.pop("primary"), s.pop("shadow"), **s)
         if e.type == "ensemble":
-            return _ensemble_spec(s)
+            return ensemble_spec(s.pop("members"), **s)
         s.pop("auto_unload", None)  # the actor's, not the spec's
-        if "steps" in s:
-            s["steps"] = _floats(s["steps"])
-        return CanarySpec(s.pop("baseline"), s.pop("candidate"), **s)
+        return canary_spec(s.pop("baseline"), s.pop("candidate"), **s)
     except ConfigError as exc:
         raise experiment_error(e, exc) from None
-
-
-def _ensemble_spec(s: dict[str, Any]) -> EnsembleSpec:
-    members = _items(s["members"])
-    method = s.get("aggregation_method", "voting")
-    weights = s.get("weights")
-    weight_list: tuple[float, ...] = ()
-    if weights:
-        unknown = [vid for vid in weights if vid not in members]
-        if unknown:
-            raise ConfigError(f"weights: {unknown[0]!r} is not a member", field="weights")
-        weight_list = tuple(float(weights.get(vid, 0.0)) for vid in members)
-    quorum = s.get("min_agreements")
-    if quorum is None:
-        quorum = 1 if method == "first_success" else 2
-    return EnsembleSpec(members, method, weight_list, quorum)  # type: ignore[arg-type]
 
 
 def start_experiment(experiments: Experiments, e: ExperimentConfig) -> str:
@@ -128,8 +99,6 @@ def start_experiment(experiments: Experiments, e: ExperimentConfig) -> str:
             return experiments.start_shadow(s.pop("primary"), s.pop("shadow"), shadow_id=e.id, **s)  # type: ignore[arg-type]
         if e.type == "ensemble":
             return experiments.create_ensemble(s.pop("members"), ensemble_id=e.id, **s)  # type: ignore[arg-type]
-        if "steps" in s:
-            s["steps"] = _items(s["steps"])
         return experiments.start_canary(s.pop("baseline"), s.pop("candidate"), canary_id=e.id, **s)  # type: ignore[arg-type]
     except ConfigError as exc:
         raise experiment_error(e, exc) from None

@@ -22,11 +22,9 @@ from actorserve.actors.experiments.base import (
 )
 from actorserve.actors.experiments.canary import CanaryActor
 from actorserve.actors.experiments.ensemble import EnsembleActor
-from actorserve.actors.experiments.shadow import ShadowActor, ShadowSpec
+from actorserve.actors.experiments.shadow import ShadowActor
+from actorserve.actors.experiments.specs import DEFAULT_STEPS, ab_test_spec, canary_spec, ensemble_spec, shadow_spec
 from actorserve.actors.reply import SyncReply
-from actorserve.domain.abtest import ABTestSpec
-from actorserve.domain.canary import CanarySpec
-from actorserve.domain.ensemble import EnsembleSpec
 from actorserve.domain.entities import ModelResponse
 from actorserve.domain.errors import ConfigError
 
@@ -115,18 +113,17 @@ class Experiments:
     ) -> str:
         """Split traffic across `arms` (version ids; the first is the control). Returns the test id."""
         test_id = self._new_id(test_id, "test_id")
-        arms = tuple(arms)
-        spec = ABTestSpec(
-            test_id=test_id,
-            arms=arms,
-            weights=tuple(float(w) for w in weights) if weights is not None else (1.0,) * len(arms),
+        spec = ab_test_spec(
+            test_id,
+            arms,
+            weights,
             success_metric=success_metric,
             alpha=alpha,
             min_samples=min_samples,
             duration_s=duration_s,
             higher_is_better=higher_is_better,
         )
-        models = self._models(arms, "arms")
+        models = self._models(spec.arms, "arms")
         return self._start(test_id, ABTestActor, spec=spec, models=models, seed=self._seed_for(test_id))
 
     def start_shadow(
@@ -148,16 +145,16 @@ class Experiments:
         `create_ensemble` (None: the default rule).
         """
         shadow_id = self._new_id(shadow_id, "shadow_id")
-        spec = ShadowSpec(
+        spec = shadow_spec(
             shadow_id,
             primary,
             shadow,
-            float(traffic_percentage),
-            queue_size,
-            shadow_timeout_ms,
-            rel_tol,
-            abs_tol,
-            vote_on,
+            traffic_percentage=traffic_percentage,
+            queue_size=queue_size,
+            shadow_timeout_ms=shadow_timeout_ms,
+            rel_tol=rel_tol,
+            abs_tol=abs_tol,
+            vote_on=vote_on,
         )
         models = {**self._models([primary], "primary_model_id"), **self._models([shadow], "shadow_model_id")}
         return self._start(shadow_id, ShadowActor, spec=spec, models=models, seed=self._seed_for(shadow_id))
@@ -183,16 +180,13 @@ class Experiments:
         identity fields (`model`, `version`, `id`, `created`, latencies).
         """
         ensemble_id = self._new_id(ensemble_id, "ensemble_id")
-        if not isinstance(members, Sequence) or isinstance(members, str):
-            raise ConfigError("model_versions: must be a list of version ids", field="model_versions")
-        weight_list: tuple[float, ...] = ()
-        if weights:
-            unknown = [vid for vid in weights if vid not in members]
-            if unknown:
-                raise ConfigError(f"weights: {unknown[0]!r} is not a member", field="weights")
-            weight_list = tuple(float(weights.get(vid, 0.0)) for vid in members)
-        quorum = min_agreements if min_agreements is not None else (1 if aggregation_method == "first_success" else 2)
-        spec = EnsembleSpec(tuple(members), aggregation_method, weight_list, quorum, vote_on)
+        spec = ensemble_spec(
+            members,
+            aggregation_method=aggregation_method,
+            weights=weights,
+            min_agreements=min_agreements,
+            vote_on=vote_on,
+        )
         models = self._models(spec.members, "model_versions")
         return self._start(ensemble_id, EnsembleActor, ensemble_id=ensemble_id, spec=spec, models=models)
 
@@ -201,7 +195,7 @@ class Experiments:
         baseline: str,
         candidate: str,
         *,
-        steps: Sequence[float] = (1.0, 5.0, 25.0, 50.0, 100.0),
+        steps: Sequence[float] = DEFAULT_STEPS,
         min_requests: int = 100,
         max_error_rate_increase: float = 0.02,
         max_p95_ratio: float = 1.5,
@@ -211,14 +205,14 @@ class Experiments:
     ) -> str:
         """Roll `candidate` out over `baseline` step by step; it promotes or rolls back by itself."""
         canary_id = self._new_id(canary_id, "canary_id")
-        spec = CanarySpec(
+        spec = canary_spec(
             baseline,
             candidate,
-            tuple(float(s) for s in steps),
-            min_requests,
-            max_error_rate_increase,
-            max_p95_ratio,
-            p95_slack_ms,
+            steps=steps,
+            min_requests=min_requests,
+            max_error_rate_increase=max_error_rate_increase,
+            max_p95_ratio=max_p95_ratio,
+            p95_slack_ms=p95_slack_ms,
         )
         models = {**self._models([baseline], "baseline"), **self._models([candidate], "candidate")}
         return self._start(
