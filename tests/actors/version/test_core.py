@@ -344,3 +344,9 @@ def test_a_worker_that_cannot_be_reached_is_treated_as_crashed() -> None:
     effects = core.unreachable(clock.monotonic(), index)
     assert answered(effects) == {w.request.request_id: (ErrorCode.UNAVAILABLE, "Worker is gone")}
     assert effects.timers[0][0] == replica_timer(0)
+
+
+def test_the_hot_paths_shortcut_builds_the_same_effects_as_the_keywords() -> None:
+    clock = FakeClock()
+    send = ((0, (work(clock),)),)
+    assert Effects.sending(send) == Effects(send=send, sends_only=True)

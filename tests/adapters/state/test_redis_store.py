@@ -13,15 +13,9 @@ from actorserve.adapters.state import RedisStateStore
 from actorserve.domain.errors import StateError
 from actorserve.domain.state import SCHEMA_VERSION
 from tests.adapters.state.conftest import RedisServer, needs_redis
+from tests.fakes import eventually
 
 pytestmark = needs_redis
-
-
-def wait_until_gone(store: RedisStateStore, kind: str, key: str, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while store.get_document(kind, key) is not None:
-        assert time.monotonic() < deadline, f"{kind}/{key} did not expire"
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -42,12 +36,9 @@ def test_an_expiring_document_and_a_lease_expire_on_the_servers_clock(
     a.put_document("pending", "r1", {"n": 1}, ttl_ms=50)
     assert a.acquire_lease("canary", "a", 50)
     assert not b.acquire_lease("canary", "b", 60_000)
-    wait_until_gone(a, "pending", "r1")
+    assert eventually(lambda: a.get_document("pending", "r1") is None), "the document did not expire"
     assert a.list_documents("pending") == []
-    deadline = time.monotonic() + 5
-    while not b.acquire_lease("canary", "b", 60_000):
-        assert time.monotonic() < deadline, "the lease did not expire"
-        time.sleep(0.01)
+    assert eventually(lambda: b.acquire_lease("canary", "b", 60_000)), "the lease did not expire"
     assert not a.release_lease("canary", "a")
     a.close()
     b.close()
