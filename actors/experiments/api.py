@@ -29,7 +29,8 @@ from actorserve.domain.entities import ModelResponse
 from actorserve.domain.errors import ConfigError
 
 if TYPE_CHECKING:
-    from actorserve.actors.runtime import ServingRuntime
+    from actorserve.actors.control import ControlPlane
+    from actorserve.actors.request_path import RequestPath
 
 __all__ = ["Experiments"]
 
@@ -45,8 +46,9 @@ class Experiments:
     experiment outlives the runtime.
     """
 
-    def __init__(self, runtime: ServingRuntime, deps: ExperimentDeps, seed: int | None) -> None:
-        self._runtime = runtime
+    def __init__(self, control: ControlPlane, path: RequestPath, deps: ExperimentDeps, seed: int | None) -> None:
+        self._control = control
+        self._path = path
         self._deps = deps
         self._seed = seed
         self._lock = threading.Lock()
@@ -57,7 +59,7 @@ class Experiments:
     # --- starting ------------------------------------------------------------
 
     def _check_open(self) -> None:
-        if self._closed or self._runtime.closed or self._runtime.stopped:
+        if self._closed or self._path.closed or self._control.stopped:
             msg = "the runtime is stopped"
             raise RuntimeError(msg)
 
@@ -65,7 +67,7 @@ class Experiments:
         self._check_open()
         models: dict[str, str] = {}
         for vid in version_ids:
-            version = self._runtime.get_version(vid) if isinstance(vid, str) else None
+            version = self._control.get_version(vid) if isinstance(vid, str) else None
             if version is None:
                 self._check_open()  # stopping unregisters every version: say why, not "not registered"
                 raise ConfigError(f"{field}: version {vid!r} is not registered", field=field)
@@ -250,9 +252,7 @@ class Experiments:
         key: str | None = None,
     ) -> ModelResponse:
         """Serve one request under the experiment; NOT_FOUND if unknown (never raises for model errors)."""
-        return self._runtime._serve_via(
-            self._ref(experiment_id), experiment_id, input_data, parameters, timeout_ms, key
-        )
+        return self._path.serve_at(self._ref(experiment_id), experiment_id, input_data, parameters, timeout_ms, key)
 
     async def aserve(
         self,
@@ -265,7 +265,7 @@ class Experiments:
     ) -> ModelResponse:
         """`serve` for asyncio callers."""
         ref = self._ref(experiment_id)
-        return await self._runtime._aserve_via(ref, experiment_id, input_data, parameters, timeout_ms, key)
+        return await self._path.aserve_at(ref, experiment_id, input_data, parameters, timeout_ms, key)
 
     def record_outcome(self, test_id: str, request_id: str, value: float, *, metric: str = "conversion") -> bool:
         """Report a business outcome (a conversion, a rating, revenue) for a request an A/B test served.
@@ -283,7 +283,7 @@ class Experiments:
         if ref is None or self.kind(test_id) != "ab_test":
             return False
         reply: SyncReply[bool] = SyncReply()
-        return self._runtime._call(ref, RecordOutcome(request_id, metric, float(value), reply), reply, "record_outcome")
+        return self._control.call(ref, RecordOutcome(request_id, metric, float(value), reply), reply, "record_outcome")
 
     # --- reports and stopping --------------------------------------------------
 
@@ -295,7 +295,7 @@ class Experiments:
                 return self._final.get(experiment_id) if isinstance(experiment_id, str) else None
         reply: SyncReply[dict[str, object]] = SyncReply()
         try:
-            return self._runtime._call(ref, Analyze(reply), reply, "report")
+            return self._control.call(ref, Analyze(reply), reply, "report")
         except RuntimeError:
             with self._lock:
                 return self._final.get(experiment_id)
@@ -323,7 +323,7 @@ class Experiments:
             return None
         reply: SyncReply[dict[str, object]] = SyncReply()
         try:
-            final = self._runtime._call(entry[1], StopExperiment(reply), reply, "stop")
+            final = self._control.call(entry[1], StopExperiment(reply), reply, "stop")
         except (RuntimeError, TimeoutError):
             entry[1].stop(block=False)
             final = {"experiment_id": experiment_id, "kind": entry[0], "stopped": True}

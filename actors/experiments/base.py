@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from actorserve.actors.base import ServingActor, UnexpectedMessageError, describe_exception, handles
+from actorserve.actors.failures import failed_response
 from actorserve.actors.messages import Route, safe_tell
 from actorserve.actors.reply import Reply
-from actorserve.actors.requests import failed_response
 from actorserve.actors.tracking import ThreadTracker
 from actorserve.domain.entities import ModelRequest, ModelResponse
 from actorserve.domain.enums import ErrorCode
