@@ -15,6 +15,7 @@ import pykka
 from actorserve.actors.base import describe_exception
 from actorserve.actors.clock import SystemClock
 from actorserve.actors.control import ControlPlane
+from actorserve.actors.durable import Durability
 from actorserve.actors.experiments.api import Experiments
 from actorserve.actors.experiments.base import ExperimentDeps
 from actorserve.actors.invoker_set import InvokerSet
@@ -24,6 +25,7 @@ from actorserve.actors.messages import (
     Shutdown,
     Unload,
     WaitReady,
+    Write,
 )
 from actorserve.actors.plugins import load_exporter
 from actorserve.actors.registry import RegistryActor
@@ -36,7 +38,7 @@ from actorserve.actors.tracking import ThreadTracker
 from actorserve.domain.cost import PriceTable
 from actorserve.domain.entities import ModelMetrics, ModelResponse, ModelVersion
 from actorserve.domain.enums import RoutingStrategy
-from actorserve.domain.errors import ConfigError
+from actorserve.domain.errors import ConfigError, StateError
 from actorserve.domain.ports import (
     Clock,
     CostCalculator,
@@ -44,9 +46,12 @@ from actorserve.domain.ports import (
     MetricsSink,
     ModelInvoker,
     RandomSource,
+    StateStore,
     ValidatingInvoker,
 )
+from actorserve.domain.records import ROUTING, VERSION, routing_record, version_record
 from actorserve.domain.routing import RoutingRule
+from actorserve.domain.state import DEFAULT_NAMESPACE
 
 __all__ = ["NullSink", "ServingRuntime"]
 
@@ -73,6 +78,18 @@ class ServingRuntime:
         rng: random source for routing policies (default: seeded from `seed`).
         seed: makes routing and experiment assignment repeatable.
         call_timeout_s: how long control calls (register, unload, ...) wait for the actors.
+        state: where versions, routing rules and experiments are kept across
+            restarts and shared between processes: None (memory only), a
+            store URL (`sqlite:///state.db`, `redis://host:6379/0`,
+            `unix:///path/redis.sock`) or an open `StateStore`. With a store,
+            the runtime restores what it holds at start (README "State").
+        state_namespace: the store's namespace; runtimes share what is under the same one.
+        state_required: a store URL that cannot be opened raises `StateError`
+            (True), or leaves the runtime memory-only with a warning (False).
+        flush_interval_s: how often statistics are written behind to the store.
+
+    Raises:
+        StateError: the store cannot be opened (and `state_required`), or holds a newer schema.
     """
 
     def __init__(
@@ -85,6 +102,10 @@ class ServingRuntime:
         rng: RandomSource | None = None,
         seed: int | None = None,
         call_timeout_s: float = 10.0,
+        state: StateStore | str | None = None,
+        state_namespace: str = DEFAULT_NAMESPACE,
+        state_required: bool = True,
+        flush_interval_s: float = 1.0,
     ) -> None:
         self._invoker: ModelInvoker = invoker if invoker is not None else InvokerSet()
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -96,6 +117,17 @@ class ServingRuntime:
         self._sinks = SinkFanout([metrics_sink] if metrics_sink is not None else [])
         self._exporters: list[MetricsExporter] = []
         try:
+            self._state = Durability(
+                state,
+                namespace=state_namespace,
+                required=state_required,
+                flush_interval_s=flush_interval_s,
+                clock=self._clock,
+                scheduler=self._scheduler,
+                tracker=self.tracker,
+                sink=self._sinks,
+                call_timeout_s=call_timeout_s,
+            )
             if rng is None and seed is not None:
                 rng = random.Random(seed)
             self._router = RouterActor.start(clock=self._clock, tracker=self.tracker, rng=rng)
@@ -112,6 +144,8 @@ class ServingRuntime:
             router = getattr(self, "_router", None)
             if router is not None:
                 router.stop(block=False)
+            if hasattr(self, "_state"):
+                self._state.close(1.0)
             self._scheduler.stop()
             raise
         self._path = RequestPath(self._clock, self._router)
@@ -120,6 +154,12 @@ class ServingRuntime:
             self._control, self._path, ExperimentDeps(self._router, self._registry, self._clock, self.tracker), seed
         )
         """A/B tests, shadows, ensembles and canaries on this runtime."""
+        if self._state.durable:
+            try:
+                self._state.restore(self._restore_version, self._apply_routing)
+            except BaseException:
+                self.stop()
+                raise
 
     # --- context manager -----------------------------------------------------
 
@@ -207,6 +247,19 @@ class ServingRuntime:
         if not isinstance(version, ModelVersion):
             msg = f"version: must be a ModelVersion (got {type(version).__name__})"
             raise ConfigError(msg, field="version")
+        record = version_record(version) if self._state.durable else None  # a value JSON cannot hold fails here
+        if not self._restore_version(version):
+            return False
+        if record is not None:
+            try:
+                self._state.persist(Write(VERSION, version.version_id, record), what=f"register {version.version_id}")
+            except StateError:
+                self.unload(version.version_id)  # nothing is registered that would not come back
+                raise
+        return True
+
+    def _restore_version(self, version: ModelVersion) -> bool:
+        """`register` without the durable write (the restore at start registers what the store holds)."""
         PriceTable().price_for(version)  # validates price_* parameters early
         if isinstance(self._invoker, ValidatingInvoker):
             self._invoker.validate(version)  # an unknown backend, a missing extra or a bad parameter fails here
@@ -227,7 +280,10 @@ class ServingRuntime:
         if self._path.closed or not isinstance(version_id, str):
             return False
         reply: SyncReply[bool] = SyncReply()
-        return self._control.call(self._registry, Unload(version_id, reply), reply, "unload")
+        unloaded = self._control.call(self._registry, Unload(version_id, reply), reply, "unload")
+        if unloaded:  # a tombstone: an unloaded version stays gone after a restart
+            self._state.persist(Write(VERSION, version_id, None), what=f"unload {version_id}")
+        return unloaded
 
     def wait_ready(self, version_or_model: str, timeout: float = 30.0) -> bool:
         """Block until the version (or any version of the model) is READY.
@@ -273,6 +329,10 @@ class ServingRuntime:
         if not isinstance(model_name, str) or not model_name.strip():
             raise ConfigError(f"model_name: must be a non-empty string (got {model_name!r})", field="model_name")
         rule = None if strategy is None else RoutingRule.create(strategy, weights, bandit)
+        self._state.persist(Write(ROUTING, model_name, routing_record(rule)), what=f"set_routing {model_name}")
+        self._apply_routing(model_name, rule)
+
+    def _apply_routing(self, model_name: str, rule: RoutingRule | None) -> None:
         reply: SyncReply[bool] = SyncReply()
         self._control.call(self._router, SetRouting(model_name, rule, reply), reply, "set_routing")
 
@@ -300,7 +360,11 @@ class ServingRuntime:
         first invoker health probe (`ServingConfig.health_check_period_s`), then
         whether every loaded replica passed its latest probe.
         """
-        return self._control.health()
+        report = self._control.health()
+        state = self._state.status()
+        if state is not None and not self._control.stopped:
+            report["state"] = state
+        return report
 
     # --- metrics export ------------------------------------------------------
 
@@ -395,6 +459,7 @@ class ServingRuntime:
                     ref.stop(block=True, timeout=remaining)
                 except (pykka.Timeout, pykka.ActorDeadError):
                     pass
+            self._state.close(remaining)  # last: statistics written at stop, then the store closed
             self._scheduler.stop(timeout=remaining)
             leftovers = self.tracker.join_all(wait_budget(max(deadline - self._clock.monotonic(), 2.0)))
             if leftovers:

@@ -33,6 +33,9 @@ class NullSink:
     def load_changed(self, version: ModelVersion, queue_depth: int, in_flight: int, replicas_ready: int) -> None:
         """Ignore."""
 
+    def state_flushed(self, backend: str, duration_s: float, pending: int, ok: bool) -> None:
+        """Ignore."""
+
 
 class SinkFanout:
     """Passes each event to every sink added; sinks can be added while versions run.
@@ -82,3 +85,7 @@ class SinkFanout:
     def load_changed(self, version: ModelVersion, queue_depth: int, in_flight: int, replicas_ready: int) -> None:
         """Fan out."""
         self._each("load_changed", version, queue_depth, in_flight, replicas_ready)
+
+    def state_flushed(self, backend: str, duration_s: float, pending: int, ok: bool) -> None:
+        """Fan out (the state actor: one flush or write of the state store, and what is still buffered)."""
+        self._each("state_flushed", backend, duration_s, pending, ok)

@@ -38,6 +38,7 @@ LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 """Request latency buckets: sub-millisecond local models up to slow remote LLM calls."""
 
 _LOAD_BUCKETS_S = (0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+_STATE_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,24 @@ class PrometheusExporter:
             registry=reg,
             buckets=_LOAD_BUCKETS_S,
         )
+        self._state_pending = prom.Gauge(
+            "state_pending_events",
+            "Statistics events buffered for the state store",
+            ("backend",),
+            namespace=ns,
+            registry=reg,
+        )
+        self._state_flush = prom.Histogram(
+            "state_flush_duration_seconds",
+            "Time one write-behind flush to the state store took",
+            ("backend",),
+            namespace=ns,
+            registry=reg,
+            buckets=_STATE_BUCKETS_S,
+        )
+        self._state_errors = prom.Counter(
+            "state_errors", "Failed writes and flushes to the state store", ("backend",), namespace=ns, registry=reg
+        )
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str], _Series] = {}
         self._server: Any = None
@@ -176,6 +195,14 @@ class PrometheusExporter:
         s.queue.set(queue_depth)
         s.in_flight.set(in_flight)
         s.replicas.set(replicas_ready)
+
+    def state_flushed(self, backend: str, duration_s: float, pending: int, ok: bool) -> None:
+        """Observe a state-store flush (or failed write) and set the pending gauge."""
+        self._state_pending.labels(backend).set(pending)
+        if ok:
+            self._state_flush.labels(backend).observe(duration_s)
+        else:
+            self._state_errors.labels(backend).inc()
 
     # --- HTTP endpoint ---------------------------------------------------------------
 
