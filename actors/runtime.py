@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import random
 import threading
+import weakref
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -56,6 +58,17 @@ from actorserve.domain.state import DEFAULT_NAMESPACE
 __all__ = ["NullSink", "ServingRuntime"]
 
 log = logging.getLogger(__name__)
+
+_running: weakref.WeakSet[ServingRuntime] = weakref.WeakSet()
+"""Runtimes not yet stopped: stopped at interpreter exit, so a program that forgot `stop()` still drains."""
+
+_AT_EXIT_BUDGET_S = 10.0
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    for rt in list(_running):
+        rt.stop(timeout=_AT_EXIT_BUDGET_S)
 
 
 class ServingRuntime:
@@ -154,6 +167,7 @@ class ServingRuntime:
             self._control, self._path, ExperimentDeps(self._router, self._registry, self._clock, self.tracker), seed
         )
         """A/B tests, shadows, ensembles and canaries on this runtime."""
+        _running.add(self)
         if self._state.durable:
             try:
                 self._state.restore(self._restore_version, self._apply_routing)
@@ -430,6 +444,7 @@ class ServingRuntime:
         try:
             self._stop(budget)
         finally:
+            _running.discard(self)
             self._stop_done.set()
 
     def _stop(self, budget: float) -> None:
