@@ -34,6 +34,7 @@ __all__ = [
     "analyze",
     "arm_label",
     "assign",
+    "sample_counts",
     "sequential_look",
     "sequential_verdict",
 ]
@@ -77,6 +78,11 @@ def _samples(metric: str, arm: ArmStats) -> int:
         return arm.answered
     stats = arm.custom.get(metric)
     return stats.n if stats else 0
+
+
+def sample_counts(spec: ABTestSpec, arms: Sequence[ArmStats]) -> list[int]:
+    """Each arm's observations of the success metric (answers, or outcomes for a custom metric)."""
+    return [_samples(spec.success_metric, arm) for arm in arms]
 
 
 def _arm_report(spec: ABTestSpec, index: int, arm: ArmStats) -> dict[str, object]:
