@@ -45,6 +45,7 @@ __all__ = [
     "advance",
     "cuped_report",
     "judge",
+    "may_decide",
     "planning_report",
     "unit_comparison",
 ]
@@ -217,6 +218,17 @@ def judge(
     best_p = min(t.p_value for t in state.tests)
     reason = f"sequential test undecided on {metric} (always-valid p={best_p:.2g})"
     return Verdict("running", None, reason, h.adjusted, h.rejected)
+
+
+def may_decide(state: SequentialState, *, alpha: float, mde: float | None) -> bool:
+    """A cheap necessary condition for `judge` to decide: some p <= alpha, or every interval inside ±mde.
+
+    Holm rejects nothing unless the smallest p-value is at most alpha, so a
+    caller looking after every answer can skip the verdict until this holds.
+    """
+    if any(t.p_value <= alpha for t in state.tests):
+        return True
+    return mde is not None and bool(state.tests) and all(-mde < t.lower and t.upper < mde for t in state.tests)
 
 
 def unit_comparison(metric: str, a: ArmSample, b: ArmSample, *, alpha: float) -> Comparison:

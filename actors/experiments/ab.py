@@ -18,7 +18,7 @@ from actorserve.actors.experiments.base import (
     ServeExperiment,
 )
 from actorserve.actors.messages import safe_tell
-from actorserve.domain.abstats import SequentialState, Verdict
+from actorserve.domain.abstats import SequentialState, Verdict, may_decide
 from actorserve.domain.abtest import (
     ABTestSpec,
     ArmStats,
@@ -143,7 +143,7 @@ class ABTestActor(ExperimentActor):
 
     def _look(self) -> None:
         self._sequential = sequential_look(self._spec, self._arms, self._sequential)
-        if not self._spec.sequential or not self._sequential.tests:
+        if not self._spec.sequential or not may_decide(self._sequential, alpha=self._spec.alpha, mde=self._spec.mde):
             return
         verdict = sequential_verdict(self._spec, self._arms, self._sequential)
         if verdict.status == "running" or (self._decisions and self._spec.conclude == "never"):

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from actorserve.domain import ConfigError, ErrorCode
-from actorserve.domain.abstats import SequentialState
+from actorserve.domain.abstats import SequentialState, may_decide
 from actorserve.domain.abtest import ABTestSpec, ArmStats, analyze, sequential_look, sequential_verdict
 from actorserve.domain.sequential import msprt_difference, msprt_means
 from actorserve.domain.units import UnitLedger
@@ -101,6 +101,8 @@ def test_a_clear_difference_is_decided_and_the_report_says_by_which_test() -> No
         state = sequential_look(s, arms, state)
     verdict = sequential_verdict(s, arms, state)
     assert (verdict.status, verdict.winner) == ("winner", 1)
+    assert may_decide(state, alpha=0.05, mde=None)
+    assert not may_decide(SequentialState(), alpha=0.05, mde=0.1)
     report = analyze(s, arms, elapsed_s=1.0, ended=False, sequential=state)
     assert report["decided_by"] == "sequential"
     assert report["winner"] == "B"
@@ -128,6 +130,8 @@ def test_a_tie_with_an_mde_ends_as_futility_never_as_a_winner() -> None:
         state = sequential_look(s, arms, state)
     verdict = sequential_verdict(s, arms, state)
     assert verdict.status == "futility"
+    assert may_decide(state, alpha=0.05, mde=0.2)
+    assert not may_decide(state, alpha=0.05, mde=None)  # a tie decides nothing without an mde
     assert verdict.winner is None
     assert "futility" in verdict.reason
 
