@@ -91,6 +91,12 @@ EXPERIMENT_SETTINGS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "min_samples": int,
         "duration_s": _NUMBER,
         "higher_is_better": bool,
+        "sequential": bool,
+        "tau": _NUMBER,
+        "mde": _NUMBER,
+        "power": _NUMBER,
+        "conclude": str,
+        "covariates": dict,
     },
     "shadow": {
         "primary": str,

@@ -16,6 +16,7 @@ from actorserve.actors.experiments.base import (
     Analyze,
     ExperimentActor,
     ExperimentDeps,
+    RecordCovariate,
     RecordOutcome,
     Settle,
     StopExperiment,
@@ -112,8 +113,23 @@ class Experiments:
         duration_s: float | None = None,
         higher_is_better: bool = True,
         test_id: str | None = None,
+        sequential: bool = True,
+        tau: float | None = None,
+        mde: float | None = None,
+        power: float = 0.8,
+        conclude: str = "never",
+        covariates: Mapping[str, float] | None = None,
     ) -> str:
-        """Split traffic across `arms` (version ids; the first is the control). Returns the test id."""
+        """Split traffic across `arms` (version ids; the first is the control). Returns the test id.
+
+        `sequential`: the always-valid test decides (False: the fixed-horizon
+        one; both are reported). `tau`: its mixing width in the metric's
+        units; when None, from `mde` (the absolute minimum detectable effect,
+        planned with `power`), else tuned at the first look. `conclude`:
+        "never", "stop" (end the test once the sequential test decides) or
+        "promote" (stop, then a canary of the winner over the control takes the
+        test's traffic). `covariates`: pre-period value per key, for CUPED.
+        """
         test_id = self._new_id(test_id, "test_id")
         spec = ab_test_spec(
             test_id,
@@ -124,9 +140,35 @@ class Experiments:
             min_samples=min_samples,
             duration_s=duration_s,
             higher_is_better=higher_is_better,
+            sequential=sequential,
+            tau=tau,
+            mde=mde,
+            power=power,
+            conclude=conclude,
+            covariates=covariates,
         )
         models = self._models(spec.arms, "arms")
-        return self._start(test_id, ABTestActor, spec=spec, models=models, seed=self._seed_for(test_id))
+
+        def promote(baseline: str, winner: str) -> tuple[str, pykka.ActorRef[Any]]:
+            # Runs on the A/B test's thread once it concludes: it only spawns the canary.
+            canary_id = f"{test_id}-promote"
+            self._start(
+                canary_id,
+                CanaryActor,
+                canary_id=canary_id,
+                spec=canary_spec(baseline, winner),
+                models={vid: models[vid] for vid in (baseline, winner)},
+                seed=self._seed_for(canary_id),
+                auto_unload=True,
+            )
+            ref = self._ref(canary_id)
+            if ref is None:
+                msg = f"canary {canary_id} stopped before it was handed the traffic"
+                raise RuntimeError(msg)
+            return canary_id, ref
+
+        seed = self._seed_for(test_id)
+        return self._start(test_id, ABTestActor, spec=spec, models=models, seed=seed, promote=promote)
 
     def start_shadow(
         self,
@@ -284,6 +326,24 @@ class Experiments:
             return False
         reply: SyncReply[bool] = SyncReply()
         return self._control.call(ref, RecordOutcome(request_id, metric, float(value), reply), reply, "record_outcome")
+
+    def record_covariate(self, test_id: str, key: str, value: float) -> bool:
+        """Give the pre-period covariate of sticky key `key` (its last month's conversions, say) for CUPED.
+
+        Returns False when the test is unknown or has ended.
+
+        Raises:
+            ValueError: when `value` is not a finite number or `key` is not a non-empty string.
+        """
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise ConfigError(f"value: must be a finite number (got {value!r})", field="value")
+        if not isinstance(key, str) or not key:
+            raise ConfigError(f"key: must be a non-empty string (got {key!r})", field="key")
+        ref = self._ref(test_id)
+        if ref is None or self.kind(test_id) != "ab_test":
+            return False
+        reply: SyncReply[bool] = SyncReply()
+        return self._runtime._call(ref, RecordCovariate(key, float(value), reply), reply, "record_covariate")
 
     # --- reports and stopping --------------------------------------------------
 
