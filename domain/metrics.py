@@ -67,6 +67,25 @@ class LatencyHistogram:
         """Arithmetic mean in ms; 0.0 when empty."""
         return self.total_ms / self.count if self.count else 0.0
 
+    def buckets(self) -> dict[int, int]:
+        """The non-empty buckets: index → count (additive across histograms of the same layout)."""
+        return {i: n for i, n in enumerate(self._counts) if n}
+
+    def add_buckets(self, buckets: dict[int, int], total_ms: float) -> None:
+        """Fold in another histogram's `buckets()` and its `total_ms` (min and max become the buckets' bounds)."""
+        top = len(self._counts) - 1
+        for given, n in buckets.items():
+            if n <= 0:
+                continue
+            index = min(max(given, 0), top)
+            self._counts[index] += n
+            self.count += n
+            low = 0.0 if index == 0 else self._min_ms * math.exp((index - 1) * self._log_ratio)
+            high = self._min_ms * math.exp(index * self._log_ratio)
+            self.min_ms = min(self.min_ms, low)
+            self.max_ms = max(self.max_ms, high)
+        self.total_ms += total_ms
+
 
 class Ewma:
     """Exponentially weighted moving average; `value` is None until the first sample."""

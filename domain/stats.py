@@ -72,6 +72,20 @@ class RunningStats:
         variance = self._m2 / (self.n - 1) if self.n >= 2 else 0.0
         return Summary(self.n, self.mean, variance)
 
+    def sums(self) -> tuple[int, float, float]:
+        """(n, Σx, Σx²): additive across writers, what a state store keeps."""
+        return self.n, self.mean * self.n, self._m2 + self.n * self.mean * self.mean
+
+    @classmethod
+    def from_sums(cls, n: int, total: float, squares: float) -> RunningStats:
+        """The statistics of `n` values with sum `total` and sum of squares `squares` (see `sums`)."""
+        made = cls()
+        if n > 0:
+            made.n = n
+            made.mean = total / n
+            made._m2 = max(squares - total * total / n, 0.0)
+        return made
+
 
 @dataclass(frozen=True, slots=True)
 class TestResult:

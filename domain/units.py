@@ -109,6 +109,51 @@ class UnitLedger:
         """The frozen totals."""
         return UnitTotals(len(self._units), dict(self._totals))
 
+    def export(self) -> tuple[dict[str, RatioTotals], dict[str, dict[str, tuple[float, float]]]]:
+        """(totals of the units without a key, per metric; per keyed unit, per metric, (n, s)).
+
+        Both are additive across writers: unkeyed units are distinct by
+        construction, and a key's (n, s) from several writers add up before
+        the totals over units are formed (`merged`).
+        """
+        keyed: dict[str, RatioTotals] = {}
+        for per_metric in self._units.values():
+            for metric, (n, s) in per_metric.items():
+                keyed[metric] = keyed.get(metric, RatioTotals()).add(n, s)
+        unkeyed = {}
+        for metric, t in self._totals.items():
+            k = keyed.get(metric, RatioTotals())
+            unkeyed[metric] = RatioTotals(
+                units=t.units - k.units,
+                sum_n=t.sum_n - k.sum_n,
+                sum_s=t.sum_s - k.sum_s,
+                sum_n2=t.sum_n2 - k.sum_n2,
+                sum_s2=t.sum_s2 - k.sum_s2,
+                sum_ns=t.sum_ns - k.sum_ns,
+            )
+        return unkeyed, {key: dict(per) for key, per in self._units.items()}
+
+    @classmethod
+    def merged(
+        cls, unkeyed: Mapping[str, RatioTotals], keyed: Mapping[str, Mapping[str, tuple[float, float]]]
+    ) -> UnitLedger:
+        """A ledger from `export()`'s two parts (summed over writers)."""
+        ledger = cls()
+        for key, per_metric in keyed.items():
+            for metric, (n, s) in per_metric.items():
+                ledger.add(key, metric, n, s)
+        for metric, t in unkeyed.items():
+            base = ledger._totals.get(metric, RatioTotals())
+            ledger._totals[metric] = RatioTotals(
+                units=base.units + t.units,
+                sum_n=base.sum_n + t.sum_n,
+                sum_s=base.sum_s + t.sum_s,
+                sum_n2=base.sum_n2 + t.sum_n2,
+                sum_s2=base.sum_s2 + t.sum_s2,
+                sum_ns=base.sum_ns + t.sum_ns,
+            )
+        return ledger
+
     def values(self, metric: str) -> Iterator[tuple[str, float]]:
         """Each keyed unit's value of `metric` (s_i / n_i; failures / n_i for `error_rate`)."""
         source = "success_rate" if metric == "error_rate" else metric
