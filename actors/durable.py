@@ -81,6 +81,8 @@ class Durability:
             msg = f"flush_interval_s: must be a number of seconds > 0 and <= {MAX_WAIT_S:g} (got {flush_interval_s!r})"
             raise ConfigError(msg, field="flush_interval_s")
         self._timeout = call_timeout_s
+        self.scheduler = scheduler
+        self.flush_interval_s = float(flush_interval_s)
         self._skipped: list[dict[str, str]] = []
         self._note: str | None = None
         self.store: StateStore | None = None

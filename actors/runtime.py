@@ -20,6 +20,7 @@ from actorserve.actors.control import ControlPlane
 from actorserve.actors.durable import Durability
 from actorserve.actors.experiments.api import Experiments
 from actorserve.actors.experiments.base import ExperimentDeps
+from actorserve.actors.experiments.records import ExperimentRecords
 from actorserve.actors.invoker_set import InvokerSet
 from actorserve.actors.messages import (
     Register,
@@ -164,13 +165,18 @@ class ServingRuntime:
         self._path = RequestPath(self._clock, self._router)
         self._control = ControlPlane(self._registry, call_timeout_s)
         self.experiments = Experiments(
-            self._control, self._path, ExperimentDeps(self._router, self._registry, self._clock, self.tracker), seed
+            self._control,
+            self._path,
+            ExperimentDeps(self._router, self._registry, self._clock, self.tracker),
+            seed,
+            ExperimentRecords(self._state),
         )
         """A/B tests, shadows, ensembles and canaries on this runtime."""
         _running.add(self)
         if self._state.durable:
             try:
                 self._state.restore(self._restore_version, self._apply_routing)
+                self.experiments.restore()
             except BaseException:
                 self.stop()
                 raise

@@ -14,12 +14,22 @@ from __future__ import annotations
 import logging
 
 from actorserve.actors.base import ServingActor, describe_exception, handles
-from actorserve.actors.messages import Count, FlushState, Persist, StateStatus, TimerFired
+from actorserve.actors.messages import (
+    Count,
+    CountersRead,
+    FlushState,
+    Persist,
+    StateStatus,
+    SyncCounters,
+    TimerFired,
+    safe_tell,
+)
 from actorserve.actors.scheduler import Scheduler
 from actorserve.actors.sinks import SinkFanout
 from actorserve.actors.timers import Timers
 from actorserve.actors.tracking import ThreadTracker
 from actorserve.domain.ports import Clock, StateStore
+from actorserve.domain.state import Counters
 from actorserve.domain.write_behind import WriteBehind
 
 __all__ = ["FLUSH_SLOT", "StateActor"]
@@ -116,6 +126,19 @@ class StateActor(ServingActor):
     @handles(Count)
     def _on_count(self, m: Count) -> None:
         self._buffer.add(m.batch, m.events)
+
+    @handles(SyncCounters)
+    def _on_sync(self, m: SyncCounters) -> None:
+        if m.batch:
+            self._buffer.add(m.batch)
+        totals: dict[tuple[str, str], Counters] | None = None
+        if self._flush():
+            try:
+                totals = {(kind, key): self._store.read_counters(kind, key) for kind, key in m.reads}
+            except Exception as exc:  # noqa: BLE001 - the experiment keeps its own view until the next sync
+                self._failed("read", exc)
+                totals = None
+        safe_tell(m.reply_to, CountersRead(m.seq, totals))
 
     @handles(TimerFired)
     def _on_timer(self, m: TimerFired) -> None:

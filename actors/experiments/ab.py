@@ -17,7 +17,9 @@ from actorserve.actors.experiments.base import (
     RecordOutcome,
     ServeExperiment,
 )
-from actorserve.actors.messages import safe_tell
+from actorserve.actors.experiments.shared import SharedArms, StatsSync
+from actorserve.actors.messages import CountersRead, TimerFired, safe_tell
+from actorserve.actors.timers import Timers
 from actorserve.domain.abstats import SequentialState, Verdict, may_decide
 from actorserve.domain.abtest import (
     ABTestSpec,
@@ -37,6 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["ABTestActor", "Promote"]
 
 log = logging.getLogger(__name__)
+
+_SYNC = "stats-sync"
+"""The timer slot of the shared statistics' sync."""
 
 _REMEMBERED_REQUESTS = 100_000
 """How many request ids are kept for `record_outcome` (oldest forgotten first)."""
@@ -71,6 +76,7 @@ class ABTestActor(ExperimentActor):
         models: dict[str, str],
         seed: int | None,
         promote: Promote | None = None,
+        stats: StatsSync | None = None,
     ) -> None:
         super().__init__(experiment_id=spec.test_id, deps=deps, models=models)
         self._spec = spec
@@ -84,6 +90,60 @@ class ABTestActor(ExperimentActor):
         self._promote = promote
         self._after: str = spec.arms[0]  # where traffic goes once the test has ended
         self._canary: pykka.ActorRef[Any] | None = None
+        self._stats = stats
+        self._shared: SharedArms | None = None
+        self._timers: Timers | None = None
+
+    # --- shared statistics (with a state store) ---------------------------------
+
+    def on_start(self) -> None:
+        """Register the thread; with a store, read the stored totals and sync every interval (experiment thread)."""
+        super().on_start()
+        if self._stats is not None:
+            self._shared = SharedArms(self._stats, len(self._spec.arms), self.actor_ref)
+            self._timers = Timers(self._stats.scheduler, self.actor_ref)
+            self._adopt(self._shared.load())
+            self._arm_sync()
+
+    def _arm_sync(self) -> None:
+        if self._shared is not None and self._timers is not None:
+            self._timers.apply([(_SYNC, self._deps.clock.monotonic() + self._shared.sync.interval_s)])
+
+    def _sync(self) -> None:
+        if self._shared is None or self._ended():
+            return
+        self._shared.send()
+        self._arm_sync()
+
+    def _adopt(self, view: list[ArmStats] | None) -> None:
+        """Take every process's totals as the arms, and look at them (the sequential test sees the merged data)."""
+        if view is not None and not self._ended():
+            self._arms = view
+            if any(arm.answered for arm in view):
+                self._look()
+
+    @handles(TimerFired)
+    def _on_timer(self, m: TimerFired) -> None:
+        if m.name == _SYNC:
+            self._sync()
+
+    @handles(CountersRead)
+    def _on_counters(self, m: CountersRead) -> None:
+        if self._shared is not None:
+            self._adopt(self._shared.received(m))
+
+    def release(self) -> None:
+        """Hand the last tallies to the state actor before the final report (experiment thread)."""
+        super().release()
+        if self._timers is not None:
+            self._timers.cancel_all()
+        if self._shared is not None:
+            self._shared.flush()
+
+    def on_stop(self) -> None:
+        """Stop syncing (experiment thread)."""
+        if self._timers is not None:
+            self._timers.cancel_all()
 
     def _ended(self) -> bool:
         d = self._spec.duration_s
@@ -98,6 +158,8 @@ class ABTestActor(ExperimentActor):
             return
         arm = assign(self._spec, m.key, self._rng.random())
         self._arms[arm].assign(m.key)
+        if self._shared is not None:
+            self._shared.local[arm].assign(m.key)
         self._requests[m.request.request_id] = (arm, m.key)
         if len(self._requests) > _REMEMBERED_REQUESTS:
             self._requests.popitem(last=False)
@@ -109,14 +171,16 @@ class ABTestActor(ExperimentActor):
         if self._ended() or not isinstance(tag, tuple):
             return
         arm, key = tag
-        self._arms[arm].record(
-            success=response.success,
-            latency_ms=response.latency_ms,
-            cost_usd=response.cost_usd,
-            tokens=response.tokens_used,
-            error_code=response.error_code,
-            key=key,
-        )
+        counted = (self._arms[arm],) if self._shared is None else (self._arms[arm], self._shared.local[arm])
+        for arm_stats in counted:
+            arm_stats.record(
+                success=response.success,
+                latency_ms=response.latency_ms,
+                cost_usd=response.cost_usd,
+                tokens=response.tokens_used,
+                error_code=response.error_code,
+                key=key,
+            )
         self._look()
 
     @handles(RecordOutcome)
@@ -127,6 +191,8 @@ class ABTestActor(ExperimentActor):
             return
         arm, key = entry
         self._arms[arm].record_custom(m.metric, m.value, key)
+        if self._shared is not None:
+            self._shared.local[arm].record_custom(m.metric, m.value, key)
         m.reply.set(True)
         if m.metric == self._spec.success_metric:
             self._look()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pykka
@@ -23,17 +25,32 @@ from actorserve.actors.experiments.base import (
 )
 from actorserve.actors.experiments.canary import CanaryActor
 from actorserve.actors.experiments.ensemble import EnsembleActor
+from actorserve.actors.experiments.records import STARTERS, ExperimentRecords, differing_argument, json_args
 from actorserve.actors.experiments.shadow import ShadowActor
 from actorserve.actors.experiments.specs import DEFAULT_STEPS, ab_test_spec, canary_spec, ensemble_spec, shadow_spec
 from actorserve.actors.reply import SyncReply
 from actorserve.domain.entities import ModelResponse
-from actorserve.domain.errors import ConfigError
+from actorserve.domain.errors import ConfigError, StateError
 
 if TYPE_CHECKING:
     from actorserve.actors.control import ControlPlane
     from actorserve.actors.request_path import RequestPath
 
 __all__ = ["Experiments"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Opening:
+    """A start under way: its id, the run it belongs to, and its arguments as stored."""
+
+    kind: str
+    experiment_id: str
+    args: dict[str, object]
+    epoch: str | None = None
+    stored: bool = False
+    joined: bool = False
 
 
 class Experiments:
@@ -47,13 +64,22 @@ class Experiments:
     experiment outlives the runtime.
     """
 
-    def __init__(self, control: ControlPlane, path: RequestPath, deps: ExperimentDeps, seed: int | None) -> None:
+    def __init__(
+        self,
+        control: ControlPlane,
+        path: RequestPath,
+        deps: ExperimentDeps,
+        seed: int | None,
+        records: ExperimentRecords,
+    ) -> None:
         self._control = control
         self._path = path
         self._deps = deps
         self._seed = seed
+        self._records = records
         self._lock = threading.Lock()
         self._live: dict[str, tuple[str, pykka.ActorRef[Any]]] = {}
+        self._args: dict[str, dict[str, object]] = {}
         self._final: dict[str, dict[str, object]] = {}
         self._closed = False  # set under _lock by stop_all; _start checks it under the same lock
 
@@ -75,15 +101,39 @@ class Experiments:
             models[vid] = version.model_name
         return models
 
-    def _new_id(self, given: str | None, field: str) -> str:
+    def _open(self, kind: str, given: str | None, field: str, args: Mapping[str, object]) -> _Opening:
+        """Name the experiment, and join it when it runs already (here, or in the store) with the same arguments.
+
+        Raises:
+            ConfigError: a bad id, an id in use by another start, or a stored start with other arguments.
+        """
         if given is None:
-            return str(uuid.uuid4())
-        if not isinstance(given, str) or not given.strip():
+            given = str(uuid.uuid4())
+        elif not isinstance(given, str) or not given.strip():
             raise ConfigError(f"{field}: must be a non-empty string (got {given!r})", field=field)
+        stored_args = json_args({**args, field: given})
         with self._lock:
-            if given in self._live or given in self._final:
+            if given in self._final:
                 raise ConfigError(f"{field}: {given!r} is already in use", field=field)
-        return given
+            running = self._args.get(given) if given in self._live else None
+            running_kind = self._live[given][0] if given in self._live else None
+        if running_kind is not None and running_kind != kind:
+            raise ConfigError(f"{field}: {given!r} is a running {running_kind}, not a {kind}", field=field)
+        if running is not None:
+            differs = differing_argument(running, stored_args)
+            if differs is not None:
+                raise ConfigError(f"{field}: {given!r} is already in use (with another {differs})", field=differs)
+            return _Opening(kind, given, stored_args, joined=True)
+        epoch, stored = self._records.claim(kind, given, stored_args)
+        return _Opening(kind, given, stored_args, epoch, stored)
+
+    def restore(self) -> None:
+        """Start again every experiment the store holds, with its stored arguments (the runtime, at start)."""
+        for experiment_id, kind, args in self._records.stored():
+            try:
+                getattr(self, STARTERS[kind])(**args)
+            except (ConfigError, StateError, TypeError) as exc:
+                self._records.skip(experiment_id, str(exc))
 
     def _seed_for(self, experiment_id: str) -> int | None:
         if self._seed is None:
@@ -91,7 +141,9 @@ class Experiments:
         digest = hashlib.blake2b(f"{self._seed}:{experiment_id}".encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big")
 
-    def _start(self, experiment_id: str, actor: type[ExperimentActor], **kwargs: Any) -> str:
+    def _start(
+        self, experiment_id: str, actor: type[ExperimentActor], opening: _Opening | None = None, **kwargs: Any
+    ) -> str:
         # Checked, started and recorded under one lock that stop_all also takes to close:
         # a start either lands in _live before stop_all lists it, or sees the close and raises.
         # (Starting an actor only spawns its thread, so the lock is held briefly.)
@@ -100,6 +152,16 @@ class Experiments:
             if experiment_id in self._live or experiment_id in self._final:
                 raise ConfigError(f"id: {experiment_id!r} is already in use", field="id")
             self._live[experiment_id] = (actor.kind, actor.start(deps=self._deps, **kwargs))
+            if opening is not None:
+                self._args[experiment_id] = opening.args
+        if opening is not None and self._records.durable and not opening.stored:
+            try:
+                self._records.keep(opening.kind, experiment_id, opening.args, opening.epoch)
+            except StateError:
+                self._stop(experiment_id, forget=False)  # nothing runs that would not come back
+                with self._lock:
+                    self._final.pop(experiment_id, None)
+                raise
         return experiment_id
 
     def start_ab_test(
@@ -130,7 +192,29 @@ class Experiments:
         "promote" (stop, then a canary of the winner over the control takes the
         test's traffic). `covariates`: pre-period value per key, for CUPED.
         """
-        test_id = self._new_id(test_id, "test_id")
+        opening = self._open(
+            "ab_test",
+            test_id,
+            "test_id",
+            {
+                "arms": arms,
+                "weights": weights,
+                "success_metric": success_metric,
+                "alpha": alpha,
+                "min_samples": min_samples,
+                "duration_s": duration_s,
+                "higher_is_better": higher_is_better,
+                "sequential": sequential,
+                "tau": tau,
+                "mde": mde,
+                "power": power,
+                "conclude": conclude,
+                "covariates": covariates,
+            },
+        )
+        test_id = opening.experiment_id
+        if opening.joined:
+            return test_id
         spec = ab_test_spec(
             test_id,
             arms,
@@ -168,7 +252,16 @@ class Experiments:
             return canary_id, ref
 
         seed = self._seed_for(test_id)
-        return self._start(test_id, ABTestActor, spec=spec, models=models, seed=seed, promote=promote)
+        return self._start(
+            test_id,
+            ABTestActor,
+            opening,
+            spec=spec,
+            models=models,
+            seed=seed,
+            promote=promote,
+            stats=self._records.stats_sync(test_id, opening.epoch),
+        )
 
     def start_shadow(
         self,
@@ -188,7 +281,24 @@ class Experiments:
         Agreement compares the outputs' predictions: `vote_on` as for
         `create_ensemble` (None: the default rule).
         """
-        shadow_id = self._new_id(shadow_id, "shadow_id")
+        opening = self._open(
+            "shadow",
+            shadow_id,
+            "shadow_id",
+            {
+                "primary": primary,
+                "shadow": shadow,
+                "traffic_percentage": traffic_percentage,
+                "queue_size": queue_size,
+                "shadow_timeout_ms": shadow_timeout_ms,
+                "rel_tol": rel_tol,
+                "abs_tol": abs_tol,
+                "vote_on": vote_on,
+            },
+        )
+        shadow_id = opening.experiment_id
+        if opening.joined:
+            return shadow_id
         spec = shadow_spec(
             shadow_id,
             primary,
@@ -201,7 +311,7 @@ class Experiments:
             vote_on=vote_on,
         )
         models = {**self._models([primary], "primary_model_id"), **self._models([shadow], "shadow_model_id")}
-        return self._start(shadow_id, ShadowActor, spec=spec, models=models, seed=self._seed_for(shadow_id))
+        return self._start(shadow_id, ShadowActor, opening, spec=spec, models=models, seed=self._seed_for(shadow_id))
 
     def create_ensemble(
         self,
@@ -223,7 +333,21 @@ class Experiments:
         `predict`, `text`, `output`, `result`, else the output without its
         identity fields (`model`, `version`, `id`, `created`, latencies).
         """
-        ensemble_id = self._new_id(ensemble_id, "ensemble_id")
+        opening = self._open(
+            "ensemble",
+            ensemble_id,
+            "ensemble_id",
+            {
+                "members": members,
+                "aggregation_method": aggregation_method,
+                "weights": weights,
+                "min_agreements": min_agreements,
+                "vote_on": vote_on,
+            },
+        )
+        ensemble_id = opening.experiment_id
+        if opening.joined:
+            return ensemble_id
         spec = ensemble_spec(
             members,
             aggregation_method=aggregation_method,
@@ -232,7 +356,7 @@ class Experiments:
             vote_on=vote_on,
         )
         models = self._models(spec.members, "model_versions")
-        return self._start(ensemble_id, EnsembleActor, ensemble_id=ensemble_id, spec=spec, models=models)
+        return self._start(ensemble_id, EnsembleActor, opening, ensemble_id=ensemble_id, spec=spec, models=models)
 
     def start_canary(
         self,
@@ -248,7 +372,24 @@ class Experiments:
         canary_id: str | None = None,
     ) -> str:
         """Roll `candidate` out over `baseline` step by step; it promotes or rolls back by itself."""
-        canary_id = self._new_id(canary_id, "canary_id")
+        opening = self._open(
+            "canary",
+            canary_id,
+            "canary_id",
+            {
+                "baseline": baseline,
+                "candidate": candidate,
+                "steps": steps,
+                "min_requests": min_requests,
+                "max_error_rate_increase": max_error_rate_increase,
+                "max_p95_ratio": max_p95_ratio,
+                "p95_slack_ms": p95_slack_ms,
+                "auto_unload": auto_unload,
+            },
+        )
+        canary_id = opening.experiment_id
+        if opening.joined:
+            return canary_id
         spec = canary_spec(
             baseline,
             candidate,
@@ -262,6 +403,7 @@ class Experiments:
         return self._start(
             canary_id,
             CanaryActor,
+            opening,
             canary_id=canary_id,
             spec=spec,
             models=models,
@@ -376,9 +518,21 @@ class Experiments:
         return reply.wait(timeout) and reply.value()
 
     def stop(self, experiment_id: str) -> dict[str, object] | None:
-        """Stop the experiment (it answers every request it holds); returns its final report."""
+        """Stop the experiment (it answers every request it holds); returns its final report.
+
+        With a state store, the experiment is forgotten there too (a later
+        runtime does not restore it), and every process that shares it
+        stops counting it at its next start.
+
+        Raises:
+            StateError: the store refused to forget it (it is stopped here, but a restart would restore it).
+        """
+        return self._stop(experiment_id, forget=True)
+
+    def _stop(self, experiment_id: str, *, forget: bool) -> dict[str, object] | None:
         with self._lock:
             entry = self._live.pop(experiment_id, None) if isinstance(experiment_id, str) else None
+            args = self._args.pop(experiment_id, None) if entry is not None else None
         if entry is None:
             return None
         reply: SyncReply[dict[str, object]] = SyncReply()
@@ -389,6 +543,8 @@ class Experiments:
             final = {"experiment_id": experiment_id, "kind": entry[0], "stopped": True}
         with self._lock:
             self._final[experiment_id] = final
+        if forget and args is not None and self._records.durable:
+            self._records.forget(experiment_id)
         return final
 
     def list(self) -> dict[str, str]:
@@ -405,4 +561,4 @@ class Experiments:
             self._closed = True
             running = list(self._live)
         for experiment_id in running:
-            self.stop(experiment_id)
+            self._stop(experiment_id, forget=False)  # stop() is not unload(): a restart restores them

@@ -29,7 +29,15 @@ from actorserve.actors.messages.registry import (
 )
 from actorserve.actors.messages.requests import Done, Infer, Route, RunBatch, Work
 from actorserve.actors.messages.routing import SetRouting, Unroute, VersionAdded
-from actorserve.actors.messages.state import Count, FlushState, Persist, StateStatus, Write
+from actorserve.actors.messages.state import (
+    Count,
+    CountersRead,
+    FlushState,
+    Persist,
+    StateStatus,
+    SyncCounters,
+    Write,
+)
 from actorserve.actors.messages.version import (
     CheckHealth,
     Drain,
@@ -45,6 +53,7 @@ from actorserve.actors.messages.version import (
 __all__ = [
     "CheckHealth",
     "Count",
+    "CountersRead",
     "Done",
     "Drain",
     "Ended",
@@ -67,6 +76,7 @@ __all__ = [
     "Shutdown",
     "StateStatus",
     "StatusChanged",
+    "SyncCounters",
     "TimerFired",
     "Unload",
     "Unroute",

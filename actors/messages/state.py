@@ -6,10 +6,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from actorserve.actors.reply import Reply
-    from actorserve.domain.state import CounterBatch, Document
+    from collections.abc import Mapping
+    from typing import Any
 
-__all__ = ["Count", "FlushState", "Persist", "StateStatus", "Write"]
+    import pykka
+
+    from actorserve.actors.reply import Reply
+    from actorserve.domain.state import CounterBatch, Counters, Document
+
+__all__ = ["Count", "CountersRead", "FlushState", "Persist", "StateStatus", "SyncCounters", "Write"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +54,21 @@ class StateStatus:
     """Host → state actor: reply with `health()["state"]`'s figures."""
 
     reply: Reply[dict[str, object]]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncCounters:
+    """Experiment → state actor: add `batch`, write everything buffered, then tell `reply_to` the totals of `reads`."""
+
+    batch: CounterBatch
+    seq: int
+    reads: tuple[tuple[str, str], ...]
+    reply_to: pykka.ActorRef[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CountersRead:
+    """State actor → experiment: every writer's totals once sync `seq` was written (None: the store failed)."""
+
+    seq: int
+    totals: Mapping[tuple[str, str], Counters] | None

@@ -1,0 +1,228 @@
+"""Experiments on a real store: restored with their statistics, joined by id, shared between processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actorserve import ServingRuntime
+from actorserve.domain.errors import ConfigError
+from tests.adapters.state.ab_worker import TEST_ID
+from tests.adapters.state.conftest import RedisServer, needs_redis
+from tests.fakes import eventually, make_version
+
+Factory = Callable[..., ServingRuntime]
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def boot(runtimes: Factory, url: str, **kwargs: Any) -> ServingRuntime:
+    rt = runtimes(state=url, seed=3, flush_interval_s=0.05, **kwargs)
+    rt.register(make_version("v1", parameters={"error_rate": 0.1}))
+    rt.register(make_version("v2", number="2.0.0", parameters={"error_rate": 0.2}))
+    assert rt.wait_ready("v1", 5) and rt.wait_ready("v2", 5)
+    return rt
+
+
+def figures(report: dict[str, object] | None) -> list[tuple[object, ...]]:
+    assert report is not None
+    arms = report["arms"]
+    assert isinstance(arms, list)
+    return [(a["assigned"], a["requests"], a["successes"], a["units"], a["tokens"]) for a in arms]
+
+
+def p_values(report: dict[str, object] | None) -> list[float]:
+    assert report is not None
+    comparisons = report["comparisons"]
+    assert isinstance(comparisons, dict)
+    return [row["p_value"] for rows in comparisons.values() for row in rows]
+
+
+def serve(rt: ServingRuntime, test_id: str, n: int, offset: int = 0) -> dict[str, str]:
+    arms = {}
+    for i in range(n):
+        key = f"user-{(i + offset) % 40}"
+        response = rt.experiments.serve(test_id, {"prompt": "hi"}, key=key)
+        assert response.success or response.error_code is not None
+        arms[key] = response.version_id
+    assert rt.experiments.settle(test_id)
+    return arms
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'state.db'}"
+
+
+def test_a_restarted_ab_test_reports_the_same_figures_and_keeps_counting(runtimes: Factory, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    first = boot(runtimes, url)
+    test_id = first.experiments.start_ab_test(["v1", "v2"], test_id="t1", min_samples=50)
+    arms = serve(first, test_id, 500)
+    before = first.experiments.report(test_id)
+    first.stop()
+
+    second = boot(runtimes, url)
+    assert second.experiments.list() == {"t1": "ab_test"}
+    after = second.experiments.report("t1")
+    assert figures(after) == figures(before)
+    assert p_values(after) == pytest.approx(p_values(before), rel=1e-9)
+    assert second.experiments.start_ab_test(["v1", "v2"], test_id="t1", min_samples=50) == "t1"  # joins
+    more = serve(second, "t1", 100)
+    assert all(arms[key] == version for key, version in more.items())  # a key keeps its arm
+    total = figures(second.experiments.report("t1"))
+    assert sum(int(row[0]) for row in total) == 600  # type: ignore[call-overload]
+
+
+def test_a_stopped_experiment_stays_gone_and_a_new_start_begins_at_zero(runtimes: Factory, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    first = boot(runtimes, url)
+    first.experiments.start_ab_test(["v1", "v2"], test_id="t1")
+    shadow = first.experiments.start_shadow("v1", "v2", shadow_id="sh")
+    ensemble = first.experiments.create_ensemble(["v1", "v2"], ensemble_id="en", min_agreements=1)
+    serve(first, "t1", 50)
+    first.experiments.stop("t1")
+    first.stop()
+
+    second = boot(runtimes, url)
+    assert second.experiments.list() == {shadow: "shadow", ensemble: "ensemble"}
+    assert second.experiments.report("t1") is None
+    second.experiments.start_ab_test(["v1", "v2"], test_id="t1")
+    assert sum(int(row[0]) for row in figures(second.experiments.report("t1"))) == 0  # type: ignore[call-overload]
+
+
+def test_a_start_that_differs_from_the_stored_one_is_refused_by_name(runtimes: Factory, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    first = boot(runtimes, url)
+    first.experiments.start_ab_test(["v1", "v2"], test_id="t1", min_samples=50)
+    second = boot(runtimes, url)  # another worker process of the same app, on the same file
+    with pytest.raises(ConfigError, match="min_samples") as raised:
+        second.experiments.start_ab_test(["v1", "v2"], test_id="t1", min_samples=80)
+    assert raised.value.field == "min_samples"
+    with pytest.raises(ConfigError, match="weights"):
+        first.experiments.start_ab_test(["v1", "v2"], [30, 70], test_id="t1", min_samples=50)
+    with pytest.raises(ConfigError, match="running ab_test"):
+        second.experiments.start_shadow("v1", "v2", shadow_id="t1")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=needs_redis)])
+def test_two_runtimes_on_one_store_report_the_totals_of_both(
+    runtimes: Factory, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        url, extra = server.url, {"state_namespace": f"two-{os.getpid()}-{id(tmp_path)}"}
+    else:
+        url, extra = sqlite_url(tmp_path), {}
+    one, two = boot(runtimes, url, **extra), boot(runtimes, url, **extra)
+    for rt in (one, two):
+        assert rt.experiments.start_ab_test(["v1", "v2"], test_id="shared") == "shared"
+    arms_one = serve(one, "shared", 300)
+    arms_two = serve(two, "shared", 300, offset=7)
+    assert all(arms_one[k] == v for k, v in arms_two.items() if k in arms_one)  # one arm per key everywhere
+
+    def total(rt: ServingRuntime) -> int:
+        return sum(int(row[0]) for row in figures(rt.experiments.report("shared")))  # type: ignore[call-overload]
+
+    assert eventually(lambda: total(one) == 600 and total(two) == 600, timeout=10)
+
+
+def run_worker(url: str, requests: int, mode: str, offset: int = 0) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.adapters.state.ab_worker", url, str(requests), mode, str(offset)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=needs_redis)])
+def test_two_processes_share_one_experiment(
+    runtimes: Factory, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        url = server.url
+        import redis
+
+        client = redis.Redis(unix_socket_path=str(server.socket))
+        for key in client.scan_iter("actorserve:*"):  # the workers use the default namespace
+            client.delete(key)
+        client.close()
+    else:
+        url = sqlite_url(tmp_path)
+    workers = [run_worker(url, 300, "stop", offset) for offset in (0, 25)]
+    views = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        views.append(json.loads(out.strip().splitlines()[-1])["arms"])
+    shared_keys = set(views[0]) & set(views[1])
+    assert shared_keys and all(views[0][k] == views[1][k] for k in shared_keys)
+    rt = boot(runtimes, url)
+    assert sum(int(row[0]) for row in figures(rt.experiments.report(TEST_ID))) == 600  # type: ignore[call-overload]
+
+
+@pytest.mark.slow
+def test_a_killed_process_loses_nothing_that_was_flushed(runtimes: Factory, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    worker = run_worker(url, 1000, "hang")
+    try:
+        assert worker.stdout is not None
+        line = worker.stdout.readline()  # blocks until the worker says the store has everything
+        assert line.strip() == "flushed", worker.stderr.read() if worker.stderr else ""
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.communicate(timeout=10)  # reaps it and closes its pipes
+    rt = boot(runtimes, url)
+    assert rt.experiments.list() == {TEST_ID: "ab_test"}
+    assert sum(int(row[0]) for row in figures(rt.experiments.report(TEST_ID))) == 1000  # type: ignore[call-overload]
+
+
+@needs_redis
+@pytest.mark.slow
+def test_a_redis_that_stops_answering_costs_no_request_and_no_statistic(runtimes: Factory, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path)  # its own server: this test freezes it
+    server.start()
+    try:
+        rt = boot(runtimes, server.url)
+        test_id = rt.experiments.start_ab_test(["v1", "v2"], test_id="outage")
+        serve(rt, test_id, 200)
+        assert server.process is not None
+        os.kill(server.process.pid, signal.SIGSTOP)  # a hung server: every call waits out its socket timeout
+        try:
+            for i in range(200):
+                response = rt.experiments.serve(test_id, {"prompt": "hi"}, key=f"user-{i % 40}")
+                assert response.success or response.error_code is not None
+                assert response.error_code is None or response.error_code.value == "model_error"
+            assert rt.experiments.settle(test_id)
+
+            def unhealthy() -> bool:
+                state = rt.health()["state"]
+                return isinstance(state, dict) and state["healthy"] is False
+
+            assert eventually(unhealthy, timeout=20)
+            state = rt.health()["state"]
+            assert isinstance(state, dict) and state["last_error"]
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+
+        def flushed() -> bool:
+            state = rt.health()["state"]
+            return isinstance(state, dict) and state["healthy"] is True and state["pending"] == 0
+
+        assert eventually(flushed, timeout=20)
+        assert eventually(lambda: sum(int(r[0]) for r in figures(rt.experiments.report(test_id))) == 400, 10)  # type: ignore[call-overload]
+        rt.stop()
+        again = boot(runtimes, server.url)
+        assert sum(int(r[0]) for r in figures(again.experiments.report(test_id))) == 400  # type: ignore[call-overload]
+    finally:
+        server.stop()
