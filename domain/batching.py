@@ -1,0 +1,248 @@
+"""Adaptive batching: a fitted batch-cost model and the decision a free worker asks for.
+
+With `ServingConfig.batch_wait_ms = "auto"` a version does not wait a fixed
+time for a partial batch. It fits what a batch of `n` costs its backend,
+`cost(n) = per_item_s·n + fixed_s`, by least squares over the last batches
+(`BatchCostModel`), tracks how often requests arrive (`ArrivalGaps`), and
+each time a worker is free asks `decide` how many queued requests to hand it
+now, or until when to wait for more. A request that cannot meet its deadline
+even run alone is `hopeless`: it is answered TIMEOUT at once, never run late.
+
+The rule, in words:
+
+- nothing known about the backend yet: hand out what is queued (up to the
+  limit), never wait;
+- the batch is the longest prefix of the queue whose run, started now,
+  meets every member's deadline and, for members that can still meet it,
+  `max_latency_s` counted from their arrival;
+- a full batch goes at once;
+- a partial batch waits only when the next request is expected (from the
+  recent arrival gaps) before all of: the latest start that still meets
+  those bounds with one more member, the fixed cost it would save (joining a
+  batch saves the newcomer `fixed_s`; waiting longer than that loses), and
+  the oldest member's arrival plus one full batch's cost. At light load the
+  next request is far off, so nothing ever waits; a backend whose cost is all
+  per item (`fixed_s` 0) gains nothing from batching, so it never waits either.
+
+Pure: the caller passes the time in; nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from actorserve.domain.admission import Queued
+
+__all__ = ["ArrivalGaps", "BatchCost", "BatchCostModel", "Decision", "decide", "hopeless"]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCost:
+    """A backend's fitted batch cost: `cost(n) = per_item_s * n + fixed_s` seconds (both >= 0)."""
+
+    per_item_s: float
+    fixed_s: float
+    samples: int = 0
+    """Batches the fit is based on."""
+
+    def of(self, n: int) -> float:
+        """Seconds a batch of `n` requests is expected to take."""
+        return self.per_item_s * n + self.fixed_s
+
+
+class BatchCostModel:
+    """Least-squares fit of batch duration against batch size over the last `window` batches.
+
+    Refitted in O(1) per batch from running sums (recomputed from the window
+    every `window` batches so rounding never drifts). The fit stays sane on
+    poor data: with fewer than two distinct sizes the intercept cannot be
+    told from the slope, so the cost is taken as proportional (`fixed_s` 0:
+    no evidence that batching saves anything); a negative slope (noise on a
+    backend flat in n) becomes a flat cost at the mean; a negative intercept
+    becomes a line through the origin.
+
+    Args:
+        window: how many recent batches the fit uses.
+        min_samples: batches needed before `cost` answers (None before).
+    """
+
+    __slots__ = ("_batches", "_cost", "_sd", "_since_resum", "_sizes", "_sn", "_snd", "_snn", "min_samples", "window")
+
+    def __init__(self, window: int = 64, *, min_samples: int = 1) -> None:
+        if window < 2 or min_samples < 1:
+            msg = f"window must be >= 2 and min_samples >= 1 (got {window}, {min_samples})"
+            raise ValueError(msg)
+        self.window = window
+        self.min_samples = min_samples
+        self._batches: deque[tuple[int, float]] = deque()
+        self._sizes: dict[int, int] = {}
+        self._sn = self._sd = self._snn = self._snd = 0.0
+        self._since_resum = 0
+        self._cost: BatchCost | None = None
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def record(self, size: int, duration_s: float) -> None:
+        """One batch of `size` requests took `duration_s`; refit (nonsense samples are ignored)."""
+        if size < 1 or not math.isfinite(duration_s) or duration_s < 0:
+            return
+        window = self._batches
+        if len(window) >= self.window:
+            old_n, old_d = window.popleft()
+            self._add(old_n, old_d, -1)
+        window.append((size, duration_s))
+        self._add(size, duration_s, 1)
+        self._since_resum += 1
+        if self._since_resum >= self.window:
+            self._resum()
+        self._cost = self._fit()
+
+    @property
+    def cost(self) -> BatchCost | None:
+        """The current fit, or None until `min_samples` batches were recorded."""
+        return self._cost
+
+    def _add(self, n: int, d: float, sign: int) -> None:
+        self._sn += sign * n
+        self._sd += sign * d
+        self._snn += sign * n * n
+        self._snd += sign * n * d
+        left = self._sizes.get(n, 0) + sign
+        if left:
+            self._sizes[n] = left
+        else:
+            del self._sizes[n]
+
+    def _resum(self) -> None:
+        self._since_resum = 0
+        window = self._batches
+        self._sn = float(sum(n for n, _ in window))
+        self._sd = math.fsum(d for _, d in window)
+        self._snn = float(sum(n * n for n, _ in window))
+        self._snd = math.fsum(n * d for n, d in window)
+
+    def _fit(self) -> BatchCost | None:
+        count = len(self._batches)
+        if count < self.min_samples:
+            return None
+        sn, sd, snn, snd = self._sn, self._sd, self._snn, self._snd
+        mean_d = max(sd / count, 0.0)
+        if len(self._sizes) < 2:
+            return BatchCost(max(sd / sn, 0.0), 0.0, count)
+        mean_n = sn / count
+        var = snn / count - mean_n * mean_n
+        cov = snd / count - mean_n * mean_d
+        slope = cov / var if var > 0 else 0.0
+        intercept = mean_d - slope * mean_n
+        if slope < 0:
+            return BatchCost(0.0, mean_d, count)
+        if intercept < 0:
+            return BatchCost(max(snd / snn, 0.0), 0.0, count)
+        return BatchCost(slope, intercept, count)
+
+
+class ArrivalGaps:
+    """An exponentially weighted mean of the gaps between arrivals.
+
+    Args:
+        alpha: the weight of each new gap.
+    """
+
+    __slots__ = ("_alpha", "_last", "_mean")
+
+    def __init__(self, alpha: float = 0.2) -> None:
+        self._alpha = alpha
+        self._last: float | None = None
+        self._mean: float | None = None
+
+    def observe(self, now: float) -> None:
+        """A request arrived at `now`."""
+        last = self._last
+        self._last = now
+        if last is None:
+            return
+        gap = max(now - last, 0.0)
+        mean = self._mean
+        self._mean = gap if mean is None else mean + self._alpha * (gap - mean)
+
+    def expected(self, now: float) -> float | None:
+        """The expected gap before the next arrival (None until two arrivals).
+
+        At least the time since the last arrival: a quiet spell is evidence
+        that traffic slowed, before the next gap is even seen.
+        """
+        if self._mean is None or self._last is None:
+            return None
+        return max(self._mean, now - self._last)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a free worker should do: take the first `take` requests now, or wait until `wait_until`."""
+
+    take: int
+    wait_until: float | None = None
+    """Set (with `take` 0) when a partial batch should wait for more, at most until this time."""
+
+
+def hopeless(now: float, deadline: float, cost: BatchCost | None) -> bool:
+    """True when a request cannot meet `deadline` even if it ran alone, started now."""
+    return cost is not None and now + cost.of(1) > deadline
+
+
+def _bound(item: Queued, now: float, first: float, max_latency_s: float | None) -> float:
+    """The time a batch holding `item` must finish by: its deadline, and its objective while reachable."""
+    deadline = item.deadline
+    if max_latency_s is None:
+        return deadline
+    objective = item.enqueued_at + max_latency_s
+    # an objective already out of reach alone no longer shapes batches: shrinking them would only slow the rest
+    return objective if objective < deadline and now + first <= objective else deadline
+
+
+def decide(
+    now: float,
+    pending: Sequence[Queued],
+    *,
+    limit: int,
+    cost: BatchCost | None,
+    max_latency_s: float | None = None,
+    gap_s: float | None = None,
+) -> Decision:
+    """How many of `pending` (live requests, oldest first) a free worker takes now, or how long to wait.
+
+    Args:
+        now: the current monotonic time.
+        pending: the queued requests still to answer, oldest first (none hopeless).
+        limit: most requests the worker may take (`max_batch_size`, and the concurrency cap's room).
+        cost: the fitted batch cost, or None while unknown.
+        max_latency_s: the latency objective from each request's arrival, or None for deadlines only.
+        gap_s: the expected gap before the next arrival, or None (unknown, or draining: never wait).
+
+    Returns:
+        `Decision(k)` to send the first k now (k >= 1 whenever `pending` and `limit` are non-empty),
+        or `Decision(0, wait_until=T)` to wait for more until T at the latest.
+    """
+    n = min(len(pending), limit)
+    if n <= 0:
+        return Decision(0)
+    if cost is None:
+        return Decision(n)
+    first = cost.of(1)
+    bound = math.inf
+    take = 0
+    for i in range(n):
+        bound = min(bound, _bound(pending[i], now, first, max_latency_s))
+        if i and now + cost.of(i + 1) > bound:
+            return Decision(take)  # one more would make the batch miss a member's bound
+        take = i + 1
+    if take >= limit or gap_s is None or cost.fixed_s <= 0:
+        return Decision(take)
+    until = min(bound - cost.of(take + 1), now + cost.fixed_s, pending[0].enqueued_at + cost.of(limit))
+    if until <= now or now + gap_s > until:
+        return Decision(take)  # light load: the next request is not expected in time to be worth it
+    return Decision(0, wait_until=until)

@@ -1,0 +1,277 @@
+"""Adaptive batching policy: the cost fit and the decision, with synthetic costs and a fake clock."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from actorserve.domain.batching import ArrivalGaps, BatchCost, BatchCostModel, Decision, decide, hopeless
+
+
+@dataclass(frozen=True)
+class Item:
+    enqueued_at: float = 0.0
+    deadline: float = 100.0
+
+
+def fitted(samples: list[tuple[int, float]], window: int = 64) -> BatchCost:
+    model = BatchCostModel(window)
+    for n, d in samples:
+        model.record(n, d)
+    assert model.cost is not None
+    return model.cost
+
+
+# --- the cost fit --------------------------------------------------------------------------------------
+
+
+def test_the_fit_recovers_a_linear_cost_exactly() -> None:
+    cost = fitted([(n, 0.002 * n + 0.010) for n in (1, 4, 2, 8, 16, 3)])
+    assert cost.per_item_s == pytest.approx(0.002)
+    assert cost.fixed_s == pytest.approx(0.010)
+    assert cost.samples == 6
+    assert cost.of(10) == pytest.approx(0.030)
+
+
+def test_the_fit_is_unknown_until_min_samples() -> None:
+    model = BatchCostModel(8, min_samples=3)
+    model.record(1, 0.01)
+    model.record(2, 0.02)
+    assert model.cost is None
+    model.record(3, 0.03)
+    assert model.cost is not None
+
+
+def test_one_distinct_size_is_read_as_a_proportional_cost() -> None:
+    cost = fitted([(1, 0.004), (1, 0.006)])
+    assert cost == BatchCost(0.005, 0.0, 2)  # no evidence that batching saves anything
+
+
+def test_a_backend_flat_in_n_fits_a_fixed_cost() -> None:
+    cost = fitted([(n, 0.020) for n in (1, 2, 4, 8, 16, 32)])
+    assert cost.per_item_s == pytest.approx(0.0, abs=1e-12)
+    assert cost.fixed_s == pytest.approx(0.020)
+
+
+def test_a_negative_slope_is_clamped_to_a_flat_cost_at_the_mean() -> None:
+    cost = fitted([(1, 0.030), (8, 0.010)])
+    assert cost == BatchCost(0.0, pytest.approx(0.020), 2)  # type: ignore[arg-type]
+
+
+def test_a_negative_intercept_is_clamped_to_a_line_through_the_origin() -> None:
+    cost = fitted([(1, 0.0), (2, 0.010), (3, 0.020)])
+    assert cost.fixed_s == 0.0
+    assert cost.per_item_s == pytest.approx((0.010 * 2 + 0.020 * 3) / (1 + 4 + 9))
+
+
+def test_the_window_forgets_old_batches_so_the_fit_follows_a_changed_backend() -> None:
+    model = BatchCostModel(window=4)
+    for n in (1, 2, 3, 4):
+        model.record(n, 0.001 * n + 0.050)
+    for n in (1, 2, 3, 4):
+        model.record(n, 0.003 * n + 0.001)
+    assert len(model) == 4
+    assert model.cost is not None
+    assert model.cost.per_item_s == pytest.approx(0.003)
+    assert model.cost.fixed_s == pytest.approx(0.001)
+
+
+def test_nonsense_samples_are_ignored() -> None:
+    model = BatchCostModel()
+    for n, d in ((0, 0.01), (2, -1.0), (2, math.nan), (3, math.inf)):
+        model.record(n, d)
+    assert len(model) == 0
+    assert model.cost is None
+
+
+def test_a_bad_window_is_refused() -> None:
+    with pytest.raises(ValueError, match="window"):
+        BatchCostModel(window=1)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 64), st.floats(0.0, 1.0, allow_nan=False)),
+        min_size=1,
+        max_size=200,
+    ),
+    st.integers(2, 16),
+)
+def test_the_incremental_fit_matches_a_fresh_fit_of_the_window(samples: list[tuple[int, float]], window: int) -> None:
+    model = BatchCostModel(window)
+    for n, d in samples:
+        model.record(n, d)
+    fresh = fitted(samples[-window:], window)
+    assert model.cost is not None
+    assert model.cost.per_item_s >= 0
+    assert model.cost.fixed_s >= 0
+    assert model.cost.per_item_s == pytest.approx(fresh.per_item_s, rel=1e-6, abs=1e-9)
+    assert model.cost.fixed_s == pytest.approx(fresh.fixed_s, rel=1e-6, abs=1e-9)
+
+
+# --- arrivals ------------------------------------------------------------------------------------------
+
+
+def test_arrival_gaps_are_unknown_until_two_arrivals_then_grow_in_a_quiet_spell() -> None:
+    gaps = ArrivalGaps(alpha=0.5)
+    gaps.observe(0.0)
+    assert gaps.expected(0.0) is None
+    gaps.observe(0.010)
+    gaps.observe(0.030)
+    assert gaps.expected(0.030) == pytest.approx(0.015)
+    assert gaps.expected(1.0) == pytest.approx(0.970)
+
+
+# --- the decision --------------------------------------------------------------------------------------
+
+HEAVY = 0.0005
+"""An arrival gap much shorter than the fixed cost below."""
+COST = BatchCost(per_item_s=0.001, fixed_s=0.010)
+
+
+def test_unknown_cost_sends_what_is_queued_and_never_waits() -> None:
+    assert decide(0.0, [Item()] * 3, limit=8, cost=None, gap_s=HEAVY) == Decision(3)
+
+
+def test_light_load_never_waits() -> None:
+    # the first request alone, the next one expected long after any saving
+    assert decide(0.0, [Item()], limit=32, cost=COST, gap_s=1.0) == Decision(1)
+    assert decide(0.0, [Item()], limit=32, cost=COST, gap_s=None) == Decision(1)
+
+
+def test_under_load_a_partial_batch_waits_for_more_within_the_saving() -> None:
+    decision = decide(0.0, [Item()], limit=32, cost=COST, gap_s=HEAVY)
+    assert decision.take == 0
+    assert decision.wait_until == pytest.approx(COST.fixed_s)
+
+
+def test_a_full_batch_goes_at_once() -> None:
+    assert decide(0.0, [Item()] * 40, limit=32, cost=COST, gap_s=HEAVY) == Decision(32)
+
+
+def test_max_batch_size_one_takes_one_and_never_waits() -> None:
+    assert decide(0.0, [Item()] * 5, limit=1, cost=COST, gap_s=HEAVY) == Decision(1)
+
+
+def test_a_backend_whose_cost_is_all_per_item_never_waits() -> None:
+    per_item = BatchCost(per_item_s=0.002, fixed_s=0.0)
+    assert decide(0.0, [Item()] * 2, limit=32, cost=per_item, gap_s=HEAVY) == Decision(2)
+
+
+def test_a_backend_flat_in_n_waits_under_load_and_fills_batches() -> None:
+    flat = BatchCost(per_item_s=0.0, fixed_s=0.020)
+    assert decide(0.0, [Item()] * 3, limit=8, cost=flat, gap_s=HEAVY).wait_until == pytest.approx(0.020)
+    assert decide(0.0, [Item()] * 8, limit=8, cost=flat, gap_s=HEAVY) == Decision(8)
+
+
+def test_the_wait_ends_in_time_for_the_oldest_deadline() -> None:
+    decision = decide(0.0, [Item(deadline=0.015)], limit=32, cost=COST, gap_s=HEAVY)
+    assert decision.wait_until == pytest.approx(0.015 - COST.of(2))
+
+
+def test_the_wait_ends_in_time_for_the_latency_objective() -> None:
+    decision = decide(0.0, [Item()], limit=32, cost=COST, gap_s=HEAVY, max_latency_s=0.016)
+    assert decision.wait_until == pytest.approx(0.016 - COST.of(2))
+
+
+def test_no_wait_when_one_more_would_miss_the_bound() -> None:
+    assert decide(0.0, [Item(deadline=0.0115)], limit=32, cost=COST, gap_s=HEAVY) == Decision(1)
+
+
+def test_a_batch_stops_before_the_member_whose_deadline_it_would_miss() -> None:
+    items = [Item(), Item(), Item(deadline=0.0125), Item()]
+    assert decide(0.0, items, limit=32, cost=COST, gap_s=HEAVY) == Decision(2)
+
+
+def test_an_objective_already_out_of_reach_does_not_shrink_batches() -> None:
+    late = [Item(enqueued_at=-1.0)] * 6  # waited a second already; the 50 ms objective is lost for all
+    assert decide(0.0, late, limit=32, cost=COST, gap_s=None, max_latency_s=0.050) == Decision(6)
+
+
+def test_the_oldest_never_waits_longer_than_a_full_batch_takes() -> None:
+    cheap = BatchCost(per_item_s=0.0001, fixed_s=0.010)
+    decision = decide(0.0, [Item(enqueued_at=-0.009)], limit=4, cost=cheap, gap_s=HEAVY)
+    assert decision.wait_until == pytest.approx(-0.009 + cheap.of(4))
+
+
+def test_hopeless_means_missing_the_deadline_even_alone() -> None:
+    assert hopeless(0.0, 0.010, COST)
+    assert not hopeless(0.0, 0.011, COST)
+    assert not hopeless(0.0, 0.0, None)  # no fit yet: nothing is judged hopeless
+
+
+@given(
+    now=st.floats(0.0, 10.0),
+    ages=st.lists(st.floats(0.0, 0.2), min_size=1, max_size=40),
+    slack=st.lists(st.floats(0.0, 0.5), min_size=40, max_size=40),
+    limit=st.integers(1, 32),
+    per_item=st.floats(0.0, 0.01),
+    fixed=st.floats(0.0, 0.05),
+    gap=st.none() | st.floats(0.0, 0.1),
+    max_latency=st.none() | st.floats(0.001, 0.5),
+)
+def test_every_decision_respects_the_limit_and_every_members_deadline(
+    now: float,
+    ages: list[float],
+    slack: list[float],
+    limit: int,
+    per_item: float,
+    fixed: float,
+    gap: float | None,
+    max_latency: float | None,
+) -> None:
+    cost = BatchCost(per_item, fixed)
+    ages.sort(reverse=True)  # oldest first
+    items = [Item(now - age, now + cost.of(1) + s) for age, s in zip(ages, slack, strict=False)]  # none hopeless
+    decision = decide(now, items, limit=limit, cost=cost, gap_s=gap, max_latency_s=max_latency)
+    if decision.wait_until is None:
+        assert 1 <= decision.take <= min(limit, len(items))
+        assert now + cost.of(decision.take) <= min(i.deadline for i in items[: decision.take]) + 1e-12
+    else:
+        assert decision.take == 0
+        assert gap is not None
+        assert len(items) < limit
+        assert now < decision.wait_until <= now + fixed
+        assert decision.wait_until + cost.of(len(items) + 1) <= min(i.deadline for i in items) + 1e-9
+
+
+# --- a small simulation: one worker, steady arrivals, the fit learned as it runs -----------------------
+
+
+def simulate(gap: float, *, per_item: float = 0.001, fixed: float = 0.010, limit: int = 32) -> list[int]:
+    """Requests every `gap` seconds to one worker whose batches cost `per_item·n + fixed`; the sizes run."""
+    model, gaps = BatchCostModel(16), ArrivalGaps()
+    queue: list[Item] = []
+    sizes: list[int] = []
+    arrivals = [i * gap for i in range(400)]
+    free_at, wake, now = 0.0, math.inf, 0.0
+    while arrivals or queue:
+        now = min(arrivals[0] if arrivals else math.inf, max(free_at, now) if queue else math.inf, wake)
+        while arrivals and arrivals[0] <= now:
+            queue.append(Item(arrivals.pop(0), math.inf))
+            gaps.observe(now)
+        if now < free_at or not queue:
+            continue
+        d = decide(now, queue, limit=limit, cost=model.cost, gap_s=gaps.expected(now))
+        wake = d.wait_until if d.wait_until is not None else math.inf
+        if d.take:
+            batch, queue[:] = queue[: d.take], queue[d.take :]
+            sizes.append(len(batch))
+            free_at = now + per_item * len(batch) + fixed
+            model.record(len(batch), free_at - now)
+    return sizes
+
+
+def test_simulated_light_load_runs_every_request_alone() -> None:
+    sizes = simulate(gap=0.050)
+    assert set(sizes) == {1}
+
+
+def test_simulated_heavy_load_grows_batches() -> None:
+    sizes = simulate(gap=0.0005)
+    assert sum(sizes) / len(sizes) > 10
+    assert max(sizes) <= 32
