@@ -17,6 +17,14 @@ class VersionKey:
     def __str__(self) -> str:
         return f"{self.version_id}@{self.generation}"
 
+    def next(self) -> VersionKey:
+        """The generation a restart starts."""
+        return VersionKey(self.version_id, self.generation + 1)
+
+    def supersedes(self, other: VersionKey) -> bool:
+        """Whether this is a later generation of the same version than `other`."""
+        return self.version_id == other.version_id and self.generation > other.generation
+
 
 @dataclass(frozen=True, slots=True)
 class ReplicaKey:

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class _Entry:
     version: ModelVersion
-    generation: int = 1
+    key: VersionKey = field(init=False)
     ref: pykka.ActorRef[Any] | None = None
     status: ModelStatus = ModelStatus.LOADING
     unloading: bool = False
@@ -59,6 +59,7 @@ class _Entry:
     shown: ShownStatus = field(init=False)
 
     def __post_init__(self) -> None:
+        self.key = VersionKey(self.version.version_id, 1)
         self.restarts = RestartBudget.for_config(self.version.serving)
         self.shown = ShownStatus(self.version)
 
@@ -126,8 +127,7 @@ class RegistryActor(ServingActor):
 
     def _start(self, entry: _Entry) -> None:
         assert self._deps is not None
-        key = VersionKey(entry.version.version_id, entry.generation)
-        entry.ref = VersionActor.start(version=entry.version, key=key, deps=self._deps, shown=entry.shown)
+        entry.ref = VersionActor.start(version=entry.version, key=entry.key, deps=self._deps, shown=entry.shown)
 
     @handles(Register)
     def _on_register(self, m: Register) -> None:
@@ -161,7 +161,7 @@ class RegistryActor(ServingActor):
         log.info("unloading %s", v.version_id, extra={"model": v.model_name, "version": v.version_id})
         if entry.ref is not None:
             entry.shown.mark_unloading()
-            if not safe_tell(self._router, Unroute(v, entry.generation, entry.ref)):
+            if not safe_tell(self._router, Unroute(v, entry.key, entry.ref)):
                 safe_tell(entry.ref, Drain())  # no router left to route around it: drain it directly
             return
         if entry.restart_timer is not None:
@@ -172,7 +172,7 @@ class RegistryActor(ServingActor):
     def _mark_stopped(self, entry: _Entry) -> None:
         """Stop a version whose actor is already gone (FAILED, or crashed awaiting restart)."""
         entry.shown.show(ModelStatus.STOPPED)
-        event = StatusChanged(entry.version.version_id, entry.generation, ModelStatus.STOPPED)
+        event = StatusChanged(entry.key, ModelStatus.STOPPED)
         safe_tell(self._router, event)
         self._on_status(event)
         try:
@@ -210,8 +210,8 @@ class RegistryActor(ServingActor):
 
     @handles(HealthReport)
     def _on_health_report(self, m: HealthReport) -> None:
-        entry = self._entries.get(m.version_id)
-        if entry is not None and entry.generation == m.generation:
+        entry = self._current(m.key)
+        if entry is not None:
             entry.probe = m
 
     @handles(Health)
@@ -240,7 +240,7 @@ class RegistryActor(ServingActor):
             "status": e.status.value,
             "ready": e.status in ROUTABLE,
             "required": e.version.serving.required,
-            "generation": e.generation,
+            "generation": e.key.generation,
             "last_error": e.version.last_error,
             "healthy": None if probe is None else probe.healthy_replicas == probe.probed_replicas,
             "replicas_healthy": None if probe is None else probe.healthy_replicas,
@@ -266,10 +266,15 @@ class RegistryActor(ServingActor):
 
     # --- events --------------------------------------------------------------
 
+    def _current(self, key: VersionKey) -> _Entry | None:
+        """The entry of `key`'s version if `key` is its current generation (news from older ones is dropped)."""
+        entry = self._entries.get(key.version_id)
+        return entry if entry is not None and entry.key == key else None
+
     @handles(StatusChanged)
     def _on_status(self, m: StatusChanged) -> None:
-        entry = self._entries.get(m.version_id)
-        if entry is None or entry.generation != m.generation:
+        entry = self._current(m.key)
+        if entry is None:
             return
         entry.status = m.status
         if m.status in ROUTABLE:
@@ -293,8 +298,8 @@ class RegistryActor(ServingActor):
 
     @handles(Ended)
     def _on_ended(self, m: Ended) -> None:
-        entry = self._entries.get(m.version_id)
-        if entry is None or entry.generation != m.generation:
+        entry = self._current(m.key)
+        if entry is None:
             return
         entry.ref = None
         entry.final_metrics = m.metrics
@@ -307,8 +312,8 @@ class RegistryActor(ServingActor):
 
     @handles(VersionCrashed)
     def _on_crashed(self, m: VersionCrashed) -> None:
-        entry = self._entries.get(m.version_id)
-        if entry is None or entry.generation != m.generation:
+        entry = self._current(m.key)
+        if entry is None:
             return
         entry.ref = None
         entry.final_metrics = m.metrics
@@ -331,7 +336,7 @@ class RegistryActor(ServingActor):
         else:
             failures = entry.restarts.failures
             log.error("version crashed %d times in %gs; giving up", failures, v.serving.restart_window_s, extra=extra)
-        event = StatusChanged(v.version_id, entry.generation, ModelStatus.FAILED, m.error)
+        event = StatusChanged(entry.key, ModelStatus.FAILED, m.error)
         safe_tell(self._router, event)
         self._on_status(event)
         try:
@@ -348,6 +353,6 @@ class RegistryActor(ServingActor):
         if entry.unloading or self._shutdown is not None:
             self._mark_stopped(entry)
             return
-        entry.generation += 1
+        entry.key = entry.key.next()
         entry.probe = None
         self._start(entry)

@@ -10,6 +10,7 @@ from typing import Any
 import pykka
 
 from actorserve.actors.base import ServingActor, describe_exception, handles
+from actorserve.actors.keys import VersionKey
 from actorserve.actors.messages import (
     Drain,
     Infer,
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class _Entry:
     model_name: str
-    generation: int
+    key: VersionKey
     ref: pykka.ActorRef[Any]
     status: ModelStatus
     candidate: Candidate
@@ -134,18 +135,23 @@ class RouterActor(ServingActor):
             e.candidate for e in self._versions.values() if e.model_name == model_name and e.status in ROUTABLE
         )
 
+    def _current(self, key: VersionKey) -> _Entry | None:
+        """The entry of `key`'s version if `key` is its current generation (news from older ones is dropped)."""
+        entry = self._versions.get(key.version_id)
+        return entry if entry is not None and entry.key == key else None
+
     @handles(VersionAdded)
     def _on_added(self, m: VersionAdded) -> None:
         v = m.version
         old = self._versions.get(v.version_id)
-        if old is not None and old.generation > m.generation:
+        if old is not None and old.key.supersedes(m.key):
             return  # a newer generation is already known
-        if old is not None and old.generation == m.generation:
+        if old is not None and old.key == m.key:
             old.ref = m.ref  # unrouted before it introduced itself: stays DRAINING
             return
         self._versions[v.version_id] = _Entry(
             v.model_name,
-            m.generation,
+            m.key,
             m.ref,
             ModelStatus.LOADING,
             Candidate(v.version_id, v.created_at, v.version_number),
@@ -154,20 +160,20 @@ class RouterActor(ServingActor):
 
     @handles(StatusChanged)
     def _on_status(self, m: StatusChanged) -> None:
-        entry = self._versions.get(m.version_id)
-        if entry is None or m.generation != entry.generation:
+        entry = self._current(m.key)
+        if entry is None:
             return
         if entry.status is ModelStatus.DRAINING and m.status is not ModelStatus.STOPPED:
             return  # unrouted: stays out of rotation whatever it reports
         entry.status = m.status
         if m.status is ModelStatus.STOPPED:
-            del self._versions[m.version_id]
+            del self._versions[m.key.version_id]
         self._refresh(entry.model_name)
 
     @handles(VersionStats)
     def _on_stats(self, m: VersionStats) -> None:
-        entry = self._versions.get(m.version_id)
-        if entry is None or m.generation != entry.generation:
+        entry = self._current(m.key)
+        if entry is None:
             return
         entry.candidate = replace(
             entry.candidate,
@@ -177,7 +183,7 @@ class RouterActor(ServingActor):
         )
         model = self._models.get(entry.model_name)
         if model is not None and isinstance(model.policy, ThompsonPolicy):
-            model.policy.observe(m.version_id, m.successes, m.failures, m.latency_ewma_ms, m.cost_per_request)
+            model.policy.observe(m.key.version_id, m.successes, m.failures, m.latency_ewma_ms, m.cost_per_request)
         if entry.status in ROUTABLE:
             self._refresh(entry.model_name)
 
@@ -185,10 +191,10 @@ class RouterActor(ServingActor):
     def _on_unroute(self, m: Unroute) -> None:
         v = m.version
         entry = self._versions.get(v.version_id)
-        if entry is None or entry.generation < m.generation:
+        if entry is None or m.key.supersedes(entry.key):
             entry = _Entry(
                 v.model_name,
-                m.generation,
+                m.key,
                 m.ref,
                 ModelStatus.DRAINING,
                 Candidate(v.version_id, v.created_at, v.version_number),

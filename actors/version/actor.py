@@ -87,7 +87,7 @@ class VersionActor(ServingActor):
             WorkerFactory(version, deps.invoker, self.actor_ref, deps.clock, deps.cost, deps.tracker)
         )
         self._timers = Timers(deps.scheduler, self.actor_ref)
-        self._books = VersionLedger(version, key.generation, clock=deps.clock, sink=deps.sink, router=deps.router)
+        self._books = VersionLedger(version, key, clock=deps.clock, sink=deps.sink, router=deps.router)
         self._timeout_s = version.serving.timeout_ms / 1000.0
         self._extra = {"model": version.model_name, "version": version.version_id}
 
@@ -96,7 +96,7 @@ class VersionActor(ServingActor):
     def on_start(self) -> None:
         """Announce this generation to the router, then start the replicas' workers (each loads in its own thread)."""
         self._deps.tracker.add_current()
-        safe_tell(self._deps.router, VersionAdded(self._version, self._key.generation, self.actor_ref))
+        safe_tell(self._deps.router, VersionAdded(self._version, self._key, self.actor_ref))
         effects = self._core.start(self._clock.monotonic())
         if not effects.transitions:
             self._publish(self._core.status, None)
@@ -128,9 +128,7 @@ class VersionActor(ServingActor):
         for key in effects.stop:
             self._workers.stop(key)
         self._timers.cancel_all()
-        safe_tell(
-            self._deps.registry, VersionCrashed(self._version.version_id, self._key.generation, error, self._snapshot())
-        )
+        safe_tell(self._deps.registry, VersionCrashed(self._key, error, self._snapshot()))
 
     # --- messages ------------------------------------------------------------
 
@@ -231,13 +229,13 @@ class VersionActor(ServingActor):
             self._publish(t.new, t.error)
             if t.new is ModelStatus.READY:
                 self._books.send_stats(self._core.load)
-        registry, vid, generation = self._deps.registry, self._version.version_id, self._key.generation
+        registry = self._deps.registry
         if effects.report is not None:
             r = effects.report
-            safe_tell(registry, HealthReport(vid, generation, r.healthy, r.probed, r.error))
+            safe_tell(registry, HealthReport(self._key, r.healthy, r.probed, r.error))
         if effects.finished:
             self._timers.cancel_all()
-            safe_tell(registry, Ended(vid, generation, self._snapshot()))
+            safe_tell(registry, Ended(self._key, self._snapshot()))
             self.stop()
 
     def _publish(self, status: ModelStatus, error: str | None) -> None:
@@ -248,7 +246,7 @@ class VersionActor(ServingActor):
             version.last_error = None
         if error is not None:
             version.last_error = error
-        event = StatusChanged(version.version_id, self._key.generation, status, error)
+        event = StatusChanged(self._key, status, error)
         safe_tell(self._deps.router, event)
         safe_tell(self._deps.registry, event)
         try:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from actorserve.actors.keys import ReplicaKey, VersionKey
 from actorserve.actors.messages import Work
+from actorserve.actors.version.dispatch import Dispatcher
 from actorserve.actors.version.effects import (
     DEADLINE,
     DRAIN,
@@ -73,10 +74,10 @@ class VersionCore:
         )
         self.probes = ReplicaProbes(config.health_check_threshold)
         self.finished = False
-        self._max_batch = config.max_batch_size
+        self._dispatcher = Dispatcher(self.queue, self.slots, config.max_batch_size)
+        self._unbatched = self._dispatcher.unbatched
         self._cap = config.effective_max_concurrency
         self._deadline_at = float("inf")
-        self._flush_armed = False
         self._answered_running: set[str] = set()
         """Ids of requests we answered at their deadline while a worker held them (counted already)."""
 
@@ -180,13 +181,7 @@ class VersionCore:
             self._deadline_at = work.deadline
             timers = ((DEADLINE, work.deadline),)
         queue, slots = self.queue, self.slots
-        if (
-            self._max_batch == 1
-            and not queue.items
-            and queue.in_flight < self._cap
-            and slots.idle
-            and now < work.deadline
-        ):
+        if self._unbatched and not queue.items and queue.in_flight < self._cap and slots.idle and now < work.deadline:
             # the common case: a worker is free and nobody waits, so skip the queue
             queue.in_flight += 1
             send = ((slots.assign([work]), (work,)),)
@@ -198,8 +193,8 @@ class VersionCore:
         if admitted is Admit.EXPIRED:
             error = "Deadline passed before the request was admitted"
             return Effects(answers=(Answer((work,), ErrorCode.TIMEOUT, error, True, True),), timers=timers)
-        if self._max_batch == 1:
-            return self._next_unbatched(now, timers)
+        if self._unbatched:
+            return self._dispatcher.next_unbatched(now, timers)
         out = Outbox()
         out.timers.extend(timers)
         self._dispatch(out, now)
@@ -218,8 +213,8 @@ class VersionCore:
                 self._answered_running.difference_update(w.request.request_id for w in batch)
             if not queue.items:
                 return NOTHING
-            if self._max_batch == 1:
-                return self._next_unbatched(now)
+            if self._unbatched:
+                return self._dispatcher.next_unbatched(now)
         out = Outbox()
         if len(outcomes) < len(batch):
             self._count_unanswered_by_worker(out, batch, outcomes)
@@ -247,7 +242,7 @@ class VersionCore:
         if name == DEADLINE:
             self._expire(out, now)
         elif name == FLUSH:
-            self._flush_armed = False
+            self._dispatcher.flushed()
             self._dispatch(out, now)
         elif name == DRAIN:
             if self.phase.status is ModelStatus.DRAINING:
@@ -392,60 +387,5 @@ class VersionCore:
                 out.counted.append(work)  # the caller or an experiment answered it first
 
     def _dispatch(self, out: Outbox, now: float) -> None:
-        queue, slots = self.queue, self.slots
-        if not queue.items or not self.phase.dispatching:
-            return
-        if self._max_batch == 1:
-            self._dispatch_unbatched(out, now)
-            return
-        draining = self.phase.status is ModelStatus.DRAINING
-        while queue.items:
-            if slots.idle:
-                take = queue.take(now, draining=draining)
-            elif queue.full_batch_waiting and slots.can_pipeline:
-                take = queue.take(now, draining=True)  # a full batch never waits
-            else:
-                return
-            out.counted.extend(take.answered)
-            out.fail(take.expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
-            if take.flush_at is not None:
-                if not self._flush_armed:
-                    self._flush_armed = True
-                    out.timers.append((FLUSH, take.flush_at))
-                return
-            if not take.batch:
-                if take.expired or take.answered:
-                    continue
-                return
-            out.send.append((slots.assign(take.batch), tuple(take.batch)))
-
-    def _next_unbatched(self, now: float, timers: tuple[tuple[str, float | None], ...] = ()) -> Effects:
-        """`_dispatch_unbatched` without gathering an Outbox: the path of every request under load."""
-        queue, slots = self.queue, self.slots
-        sends: list[tuple[int, tuple[Work, ...]]] = []
-        counted: list[Work] = []
-        expired: list[Work] = []
-        while queue.items and queue.has_room and (slots.idle or slots.can_pipeline):
-            work, late, answered = queue.pop_ready(now)
-            if answered:
-                counted.extend(answered)
-            if late:
-                expired.extend(late)
-            if work is None:
-                break
-            sends.append((slots.assign([work]), (work,)))
-        if not counted and not expired and not timers:
-            return Effects.sending(tuple(sends)) if sends else NOTHING
-        answers = (Answer(tuple(expired), ErrorCode.TIMEOUT, "Deadline passed while queued"),) if expired else ()
-        return Effects(answers=answers, counted=tuple(counted), send=tuple(sends), timers=timers)
-
-    def _dispatch_unbatched(self, out: Outbox, now: float) -> None:
-        """One request per batch, nothing to wait for: the hot path, kept lean."""
-        queue, slots = self.queue, self.slots
-        while queue.items and queue.has_room and (slots.idle or slots.can_pipeline):
-            work, expired, answered = queue.pop_ready(now)
-            out.counted.extend(answered)
-            out.fail(expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
-            if work is None:
-                return
-            out.send.append((slots.assign([work]), (work,)))
+        if self.phase.dispatching:
+            self._dispatcher.dispatch(out, now, draining=self.phase.status is ModelStatus.DRAINING)

@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from actorserve.actors.keys import VersionKey
 from actorserve.actors.messages import VersionStats, Work, safe_tell
 from actorserve.actors.requests import failed_response
 from actorserve.domain.entities import ModelMetrics, ModelResponse, ModelVersion
@@ -43,14 +44,14 @@ class VersionLedger:
     def __init__(
         self,
         version: ModelVersion,
-        generation: int,
+        key: VersionKey,
         *,
         clock: Clock,
         sink: MetricsSink,
         router: pykka.ActorRef[Any],
     ) -> None:
         self._version = version
-        self._generation = generation
+        self._key = key
         self._clock = clock
         self._sink = sink
         self._router = router
@@ -152,8 +153,7 @@ class VersionLedger:
         safe_tell(
             self._router,
             VersionStats(
-                self._version.version_id,
-                self._generation,
+                self._key,
                 self._latency.value if answered else None,
                 load,
                 cost,

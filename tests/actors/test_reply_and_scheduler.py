@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pykka
 
 from actorserve.actors.clock import SystemClock
+from actorserve.actors.keys import VersionKey
 from actorserve.actors.messages import Route, StatusChanged, VersionAdded
 from actorserve.actors.reply import AsyncReply, SyncReply
 from actorserve.actors.router import RouterActor
@@ -122,8 +123,8 @@ def test_a_route_that_meets_a_stopped_version_is_answered_unavailable_at_once() 
     dead = Dead.start()
     dead.stop()
     version = make_version()
-    router.tell(VersionAdded(version, 1, dead))
-    router.tell(StatusChanged("v1", 1, ModelStatus.READY))
+    router.tell(VersionAdded(version, VersionKey("v1", 1), dead))
+    router.tell(StatusChanged(VersionKey("v1", 1), ModelStatus.READY))
     reply: SyncReply[ModelResponse] = SyncReply()
     request = ModelRequest("r1", "chat", "", {}, timestamp=datetime.now(UTC))
     router.tell(Route(request, reply, clock.monotonic(), None))
@@ -141,13 +142,13 @@ def test_the_router_ignores_stale_generations() -> None:
             message.reply.set(ModelResponse(message.request.request_id, "chat", "v1", "ok", 1.0))  # type: ignore[attr-defined]
 
     target = Sink.start()
-    router.tell(VersionAdded(make_version(), 2, target))
-    router.tell(StatusChanged("v1", 1, ModelStatus.READY))  # an older generation's news
+    router.tell(VersionAdded(make_version(), VersionKey("v1", 2), target))
+    router.tell(StatusChanged(VersionKey("v1", 1), ModelStatus.READY))  # an older generation's news
     reply: SyncReply[ModelResponse] = SyncReply()
     router.tell(Route(ModelRequest("r1", "chat", "", {}), reply, clock.monotonic(), None))
     assert reply.wait(5)
     assert reply.value().error_code is ErrorCode.NOT_READY
-    router.tell(StatusChanged("v1", 2, ModelStatus.READY))
+    router.tell(StatusChanged(VersionKey("v1", 2), ModelStatus.READY))
     reply2: SyncReply[ModelResponse] = SyncReply()
     router.tell(Route(ModelRequest("r2", "chat", "", {}), reply2, clock.monotonic(), None))
     assert reply2.wait(5)
