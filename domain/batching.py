@@ -35,8 +35,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from actorserve.domain.admission import Queued
+from actorserve.domain.config import ServingConfig
 
-__all__ = ["ArrivalGaps", "BatchCost", "BatchCostModel", "Decision", "decide", "hopeless"]
+__all__ = ["AdaptiveBatcher", "ArrivalGaps", "BatchCost", "BatchCostModel", "Decision", "decide", "hopeless"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,3 +247,52 @@ def decide(
     if until <= now or now + gap_s > until:
         return Decision(take)  # light load: the next request is not expected in time to be worth it
     return Decision(0, wait_until=until)
+
+
+class AdaptiveBatcher:
+    """The adaptive-batching state of one version: its cost fit and arrival gaps, and the decisions they feed.
+
+    Args:
+        max_latency_s: the latency objective (None: deadlines only).
+        window: batches the cost fit uses.
+        min_samples: batches measured before the fit is trusted (to shed, or to wait): one slow first
+            call (a warm-up) must not shed requests on its own.
+    """
+
+    __slots__ = ("_gaps", "_max_latency_s", "model")
+
+    def __init__(self, max_latency_s: float | None = None, *, window: int = 64, min_samples: int = 3) -> None:
+        self._max_latency_s = max_latency_s
+        self.model = BatchCostModel(window, min_samples=min_samples)
+        self._gaps = ArrivalGaps()
+
+    @classmethod
+    def of(cls, config: ServingConfig) -> AdaptiveBatcher | None:
+        """The batcher `config` asks for (`batch_wait_ms = "auto"`), or None for a fixed wait."""
+        if not config.adaptive_batching:
+            return None
+        latency = config.max_latency_ms
+        return cls(None if latency is None else latency / 1000.0)
+
+    @property
+    def cost(self) -> BatchCost | None:
+        """The fitted batch cost, or None while too few batches were measured."""
+        return self.model.cost
+
+    def arrived(self, now: float) -> None:
+        """A request arrived."""
+        self._gaps.observe(now)
+
+    def finished(self, size: int, duration_s: float) -> None:
+        """A batch of `size` ran in `duration_s`."""
+        self.model.record(size, duration_s)
+
+    def hopeless(self, now: float, deadline: float) -> bool:
+        """True when a request with `deadline` cannot meet it even alone."""
+        return hopeless(now, deadline, self.model.cost)
+
+    def choose(self, now: float, pending: Sequence[Queued], limit: int, *, waiting: bool) -> tuple[int, float | None]:
+        """`decide` for a free worker: `(take, wait_until)`; `waiting` False never waits (draining, pipelining)."""
+        gap = self._gaps.expected(now) if waiting else None
+        d = decide(now, pending, limit=limit, cost=self.model.cost, max_latency_s=self._max_latency_s, gap_s=gap)
+        return d.take, d.wait_until

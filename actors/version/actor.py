@@ -148,7 +148,7 @@ class VersionActor(ServingActor):
         if m.outcomes:
             self._books.completed(m.outcomes)
         now = self._clock.monotonic()
-        effects = self._core.done(now, m.replica, m.outcomes)
+        effects = self._core.done(now, m.replica, m.outcomes, ran=m.ran, batch_s=m.batch_s)
         if effects.sends_only:
             self._send(effects)  # under load: the next request to the freed worker
         elif effects is not NOTHING:

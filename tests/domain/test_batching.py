@@ -275,3 +275,49 @@ def test_simulated_heavy_load_grows_batches() -> None:
     sizes = simulate(gap=0.0005)
     assert sum(sizes) / len(sizes) > 10
     assert max(sizes) <= 32
+
+
+# --- the queue side: take_planned ----------------------------------------------------------------------
+
+
+@dataclass
+class Queued:
+    name: str
+    deadline: float = 100.0
+    enqueued_at: float = 0.0
+    answered: bool = False
+
+
+def test_take_planned_drops_answered_expired_and_hopeless_then_takes_what_the_plan_says() -> None:
+    from actorserve.domain.admission import BatchQueue
+
+    q: BatchQueue[Queued] = BatchQueue(
+        max_queue=10, max_batch_size=3, batch_wait_s=0.0, max_concurrency=8, answered=lambda i: i.answered
+    )
+    items = [
+        Queued("a", answered=True),
+        Queued("b", deadline=1.0),
+        Queued("c", deadline=1.5),
+        Queued("d"),
+        *map(Queued, "efg"),
+    ]
+    for item in items:
+        q.admit(item, now=0.0)
+    seen: list[tuple[list[str], int]] = []
+
+    def plan(live: list[Queued], limit: int) -> tuple[int, float | None]:
+        seen.append(([i.name for i in live], limit))
+        return 2, None
+
+    take = q.take_planned(1.0, plan, hopeless=lambda i: i.deadline < 2.0)
+    assert [i.name for i in take.answered] == ["a"]
+    assert [i.name for i in take.expired] == ["b"]
+    assert [i.name for i in take.shed] == ["c"]
+    assert seen == [(["d", "e", "f"], 3)]
+    assert [i.name for i in take.batch] == ["d", "e"]
+    assert [i.name for i in q] == ["f", "g"]  # the rest stay queued, in order
+    assert q.in_flight == 2
+    waiting = q.take_planned(1.0, lambda live, limit: (0, 1.25), hopeless=lambda i: False)
+    assert waiting.batch == []
+    assert waiting.flush_at == 1.25
+    assert [i.name for i in q] == ["f", "g"]
