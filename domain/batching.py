@@ -16,13 +16,17 @@ The rule, in words:
   meets every member's deadline and, for members that can still meet it,
   `max_latency_s` counted from their arrival;
 - a full batch goes at once;
-- a partial batch waits only when the next request is expected (from the
-  recent arrival gaps) before all of: the latest start that still meets
-  those bounds with one more member, the fixed cost it would save (joining a
-  batch saves the newcomer `fixed_s`; waiting longer than that loses), and
-  the oldest member's arrival plus one full batch's cost. At light load the
-  next request is far off, so nothing ever waits; a backend whose cost is all
-  per item (`fixed_s` 0) gains nothing from batching, so it never waits either.
+- a partial batch of `n` waits only when waiting for one more pays: the
+  newcomer joining saves it `fixed_s` (a batch of its own), while the `n`
+  already queued each lose the expected gap `g` plus one `per_item_s`, so it
+  waits only while `n·(g + per_item_s) < fixed_s`, and at most until the
+  earliest of: the latest start that still meets those bounds with one more
+  member, `now + fixed_s / n` (past it the queued lose more than is saved),
+  and the oldest member's arrival plus one full batch's cost. At light load
+  `g` is long, so nothing ever waits; a backend whose cost is all per item
+  (`fixed_s` 0) gains nothing from batching, so it never waits either; as a
+  batch gathers, each further wait must pay for more requests, so waits
+  shorten as load grows and a closed loop of callers is not held back.
 
 Pure: the caller passes the time in; nothing here reads a clock.
 """
@@ -60,8 +64,10 @@ class BatchCostModel:
     Refitted in O(1) per batch from running sums (recomputed from the window
     every `window` batches so rounding never drifts). The fit stays sane on
     poor data: with fewer than two distinct sizes the intercept cannot be
-    told from the slope, so the cost is taken as proportional (`fixed_s` 0:
-    no evidence that batching saves anything); a negative slope (noise on a
+    told from the slope (under heavy load every batch is full): the last
+    slope fitted on two or more sizes is kept and the intercept refitted,
+    or, with no such slope yet, the cost is taken as proportional
+    (`fixed_s` 0: no evidence that batching saves anything); a negative slope (noise on a
     backend flat in n) becomes a flat cost at the mean; a negative intercept
     becomes a line through the origin.
 
@@ -70,7 +76,19 @@ class BatchCostModel:
         min_samples: batches needed before `cost` answers (None before).
     """
 
-    __slots__ = ("_batches", "_cost", "_sd", "_since_resum", "_sizes", "_sn", "_snd", "_snn", "min_samples", "window")
+    __slots__ = (
+        "_batches",
+        "_cost",
+        "_sd",
+        "_since_resum",
+        "_sizes",
+        "_slope",
+        "_sn",
+        "_snd",
+        "_snn",
+        "min_samples",
+        "window",
+    )
 
     def __init__(self, window: int = 64, *, min_samples: int = 1) -> None:
         if window < 2 or min_samples < 1:
@@ -83,6 +101,7 @@ class BatchCostModel:
         self._sn = self._sd = self._snn = self._snd = 0.0
         self._since_resum = 0
         self._cost: BatchCost | None = None
+        self._slope: float | None = None
 
     def __len__(self) -> int:
         return len(self._batches)
@@ -133,17 +152,24 @@ class BatchCostModel:
         sn, sd, snn, snd = self._sn, self._sd, self._snn, self._snd
         mean_d = max(sd / count, 0.0)
         if len(self._sizes) < 2:
-            return BatchCost(max(sd / sn, 0.0), 0.0, count)
+            proportional = max(sd / sn, 0.0)
+            if self._slope is None:
+                return BatchCost(proportional, 0.0, count)
+            slope = min(self._slope, proportional)
+            return BatchCost(slope, max(mean_d - slope * (sn / count), 0.0), count)
         mean_n = sn / count
         var = snn / count - mean_n * mean_n
         cov = snd / count - mean_n * mean_d
         slope = cov / var if var > 0 else 0.0
         intercept = mean_d - slope * mean_n
         if slope < 0:
-            return BatchCost(0.0, mean_d, count)
-        if intercept < 0:
-            return BatchCost(max(snd / snn, 0.0), 0.0, count)
-        return BatchCost(slope, intercept, count)
+            fit = BatchCost(0.0, mean_d, count)
+        elif intercept < 0:
+            fit = BatchCost(max(snd / snn, 0.0), 0.0, count)
+        else:
+            fit = BatchCost(slope, intercept, count)
+        self._slope = fit.per_item_s
+        return fit
 
 
 class ArrivalGaps:
@@ -241,11 +267,12 @@ def decide(
         if i and now + cost.of(i + 1) > bound:
             return Decision(take)  # one more would make the batch miss a member's bound
         take = i + 1
-    if take >= limit or gap_s is None or cost.fixed_s <= 0:
-        return Decision(take)
-    until = min(bound - cost.of(take + 1), now + cost.fixed_s, pending[0].enqueued_at + cost.of(limit))
+    fixed = cost.fixed_s
+    if take >= limit or gap_s is None or take * (gap_s + cost.per_item_s) >= fixed:
+        return Decision(take)  # full, or not waiting, or the queued would lose more than the newcomer saves
+    until = min(bound - cost.of(take + 1), now + fixed / take, pending[0].enqueued_at + cost.of(limit))
     if until <= now or now + gap_s > until:
-        return Decision(take)  # light load: the next request is not expected in time to be worth it
+        return Decision(take)  # the next request is not expected in time
     return Decision(0, wait_until=until)
 
 

@@ -43,8 +43,8 @@ def test_heavy_load_grows_batches_within_the_limit_and_the_fit_finds_the_cost() 
         for _ in range(4):  # bursts of 64: the queue backs up and batches form
             replies = submit_many(rt, 64, timeout_ms=10_000)
             assert all(rt.await_reply(r, 10).success for r in replies)
+        assert eventually(lambda: sum(sink.batch_sizes("v1")) == 256)  # the last Done may still be on its way
         sizes = sink.batch_sizes("v1")
-        assert sum(sizes) == 256
         assert max(sizes) <= 16
         assert statistics.mean(sizes) >= 4
         _, per_item_s, fixed_s = sink.costs[-1]

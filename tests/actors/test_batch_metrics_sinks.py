@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from actorserve.actors import ServingRuntime
 from actorserve.actors.sinks import NullSink, SinkFanout
 from actorserve.domain import BatchMetricsSink, ModelStatus, ModelVersion, Outcome
-from tests.fakes import FakeInvoker, RecordingSink, make_version, submit_many
+from tests.fakes import FakeInvoker, RecordingSink, eventually, make_version, submit_many
 
 
 class OldSink:
@@ -50,6 +50,7 @@ def test_a_batching_version_reports_its_batch_sizes_and_an_unbatched_one_does_no
         assert rt.wait_ready("single", 5)
         replies = submit_many(rt, 20, model="a") + submit_many(rt, 5, model="b")
         assert all(rt.await_reply(r, 5).success for r in replies)
+        assert eventually(lambda: sum(sink.batch_sizes("batched")) == 20 and old.completed == 25)
     assert sum(sink.batch_sizes("batched")) == 20
     assert sink.batch_sizes("single") == []
     assert sink.costs == []  # a fixed wait fits no cost

@@ -51,6 +51,20 @@ def test_one_distinct_size_is_read_as_a_proportional_cost() -> None:
     assert cost == BatchCost(0.005, 0.0, 2)  # no evidence that batching saves anything
 
 
+def test_when_every_batch_is_one_size_the_last_slope_is_kept_and_the_intercept_refitted() -> None:
+    model = BatchCostModel(window=4)
+    for n in (1, 2, 4, 8):
+        model.record(n, 0.001 * n + 0.009)
+    for _ in range(4):  # heavy load: every batch full, so the window alone cannot split a from b
+        model.record(16, 0.001 * 16 + 0.009)
+    assert model.cost is not None
+    assert model.cost.per_item_s == pytest.approx(0.001)
+    assert model.cost.fixed_s == pytest.approx(0.009)
+    model.record(16, 0.001 * 16 + 0.017)  # one slow call: the intercept absorbs it, the slope stays
+    assert model.cost.per_item_s == pytest.approx(0.001)
+    assert model.cost.fixed_s == pytest.approx(0.011)
+
+
 def test_a_backend_flat_in_n_fits_a_fixed_cost() -> None:
     cost = fitted([(n, 0.020) for n in (1, 2, 4, 8, 16, 32)])
     assert cost.per_item_s == pytest.approx(0.0, abs=1e-12)
@@ -105,10 +119,16 @@ def test_the_incremental_fit_matches_a_fresh_fit_of_the_window(samples: list[tup
     model = BatchCostModel(window)
     for n, d in samples:
         model.record(n, d)
-    fresh = fitted(samples[-window:], window)
+    kept = samples[-window:]
     assert model.cost is not None
     assert model.cost.per_item_s >= 0
     assert model.cost.fixed_s >= 0
+    if len({n for n, _ in kept}) < 2:  # the slope comes from history: the fit still passes through the mean
+        mean_n = sum(n for n, _ in kept) / len(kept)
+        mean_d = sum(d for _, d in kept) / len(kept)
+        assert model.cost.per_item_s * mean_n + model.cost.fixed_s == pytest.approx(mean_d, rel=1e-6, abs=1e-9)
+        return
+    fresh = fitted(kept, window)
     assert model.cost.per_item_s == pytest.approx(fresh.per_item_s, rel=1e-6, abs=1e-9)
     assert model.cost.fixed_s == pytest.approx(fresh.fixed_s, rel=1e-6, abs=1e-9)
 
@@ -164,7 +184,7 @@ def test_a_backend_whose_cost_is_all_per_item_never_waits() -> None:
 
 def test_a_backend_flat_in_n_waits_under_load_and_fills_batches() -> None:
     flat = BatchCost(per_item_s=0.0, fixed_s=0.020)
-    assert decide(0.0, [Item()] * 3, limit=8, cost=flat, gap_s=HEAVY).wait_until == pytest.approx(0.020)
+    assert decide(0.0, [Item()] * 3, limit=8, cost=flat, gap_s=HEAVY).wait_until == pytest.approx(0.020 / 3)
     assert decide(0.0, [Item()] * 8, limit=8, cost=flat, gap_s=HEAVY) == Decision(8)
 
 
@@ -176,6 +196,13 @@ def test_the_wait_ends_in_time_for_the_oldest_deadline() -> None:
 def test_the_wait_ends_in_time_for_the_latency_objective() -> None:
     decision = decide(0.0, [Item()], limit=32, cost=COST, gap_s=HEAVY, max_latency_s=0.016)
     assert decision.wait_until == pytest.approx(0.016 - COST.of(2))
+
+
+def test_a_gathering_batch_waits_less_and_stops_waiting_once_the_queued_would_lose_more() -> None:
+    assert decide(0.0, [Item()] * 2, limit=32, cost=COST, gap_s=HEAVY).wait_until == pytest.approx(COST.fixed_s / 2)
+    # each queued request loses the gap plus one per-item cost (1.5 ms) for the newcomer's 10 ms saving
+    assert decide(0.0, [Item()] * 6, limit=32, cost=COST, gap_s=HEAVY).wait_until == pytest.approx(COST.fixed_s / 6)
+    assert decide(0.0, [Item()] * 7, limit=32, cost=COST, gap_s=HEAVY) == Decision(7)
 
 
 def test_no_wait_when_one_more_would_miss_the_bound() -> None:

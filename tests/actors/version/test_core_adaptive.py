@@ -112,7 +112,7 @@ def test_a_tighter_deadline_arriving_shortens_the_armed_wait() -> None:
     busy(core, clock)
     teach(core, key, clock)
     first = flush_at(core.infer(clock.monotonic(), work(clock)))
-    urgent = work(clock, timeout_s=0.020)
+    urgent = work(clock, timeout_s=0.016)
     again = flush_at(core.infer(clock.monotonic(), urgent))
     assert again < first
     assert again == pytest.approx(urgent.deadline - (3 * PER_ITEM + FIXED))  # still meets it with one more
