@@ -73,10 +73,10 @@ class Dispatcher:
         batcher = self._batcher
         if batcher is None:
             return self._queue.take(now, draining=draining)
-        waiting = not draining
+        waiting, workers = not draining, max(self._slots.loaded_count, 1)
         return self._queue.take_planned(
             now,
-            lambda live, limit: batcher.choose(now, live, limit, waiting=waiting),
+            lambda live, limit: batcher.choose(now, live, limit, workers=workers, waiting=waiting),
             lambda w: batcher.hopeless(now, w.deadline),
         )
 

@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actorserve.domain.batching import ArrivalGaps, BatchCost, BatchCostModel, Decision, decide, hopeless
+from actorserve.domain.batching import (
+    AdaptiveBatcher,
+    ArrivalGaps,
+    BatchCost,
+    BatchCostModel,
+    Decision,
+    decide,
+    hopeless,
+)
 
 
 @dataclass(frozen=True)
@@ -266,42 +274,100 @@ def test_every_decision_respects_the_limit_and_every_members_deadline(
         assert decision.wait_until + cost.of(len(items) + 1) <= min(i.deadline for i in items) + 1e-9
 
 
-# --- a small simulation: one worker, steady arrivals, the fit learned as it runs -----------------------
+# --- a simulation: Poisson arrivals, replicas with a pipeline of 2, batches costing a·n + b --------------
 
 
-def simulate(gap: float, *, per_item: float = 0.001, fixed: float = 0.010, limit: int = 32) -> list[int]:
-    """Requests every `gap` seconds to one worker whose batches cost `per_item·n + fixed`; the sizes run."""
-    model, gaps = BatchCostModel(16), ArrivalGaps()
+def simulate(
+    rate: float, policy: float | str, *, replicas: int = 1, n: int = 3000, limit: int = 16, seed: int = 1
+) -> tuple[float, float, list[int]]:
+    """(p50, p99) latency in ms and the batch sizes, for `policy` a fixed wait in seconds or "auto"."""
+    import heapq
+    import random
+
+    per_item, fixed = 0.001, 0.009
+    rng = random.Random(seed)
+    events: list[tuple[float, int, int]] = []
+    t = 0.0
+    for i in range(n):
+        t += rng.expovariate(rate)
+        events.append((t, 0, i))
+    heapq.heapify(events)
+    batcher = AdaptiveBatcher() if policy == "auto" else None
     queue: list[Item] = []
+    held: list[int] = [0] * replicas
+    busy_until = [0.0] * replicas
+    latencies: list[float] = []
     sizes: list[int] = []
-    arrivals = [i * gap for i in range(400)]
-    free_at, wake, now = 0.0, math.inf, 0.0
-    while arrivals or queue:
-        now = min(arrivals[0] if arrivals else math.inf, max(free_at, now) if queue else math.inf, wake)
-        while arrivals and arrivals[0] <= now:
-            queue.append(Item(arrivals.pop(0), math.inf))
-            gaps.observe(now)
-        if now < free_at or not queue:
-            continue
-        d = decide(now, queue, limit=limit, cost=model.cost, gap_s=gaps.expected(now))
-        wake = d.wait_until if d.wait_until is not None else math.inf
-        if d.take:
-            batch, queue[:] = queue[: d.take], queue[d.take :]
-            sizes.append(len(batch))
-            free_at = now + per_item * len(batch) + fixed
-            model.record(len(batch), free_at - now)
-    return sizes
+    armed: float | None = None
+
+    def run(now: float, worker: int, batch: list[Item]) -> None:
+        cost = per_item * len(batch) + fixed
+        busy_until[worker] = max(now, busy_until[worker]) + cost
+        held[worker] += 1
+        heapq.heappush(events, (busy_until[worker], 1, worker))
+        latencies.extend(busy_until[worker] - item.enqueued_at for item in batch)
+        sizes.append(len(batch))
+        if batcher is not None:
+            batcher.finished(len(batch), cost)
+
+    def dispatch(now: float) -> None:
+        nonlocal armed
+        while queue:
+            idle = [w for w in range(replicas) if not held[w]]
+            if idle:
+                if batcher is not None:
+                    take, until = batcher.choose(now, queue[:limit], limit, workers=replicas, waiting=True)
+                else:
+                    assert isinstance(policy, float)
+                    late = queue[0].enqueued_at + policy
+                    take, until = (0, late) if len(queue) < limit and now < late else (min(limit, len(queue)), None)
+                if not take:
+                    if until is not None and (armed is None or until < armed):
+                        armed = until
+                        heapq.heappush(events, (until, 2, 0))
+                    return
+                worker = idle[0]
+            elif len(queue) >= limit and min(held) < 2:
+                take, worker = limit, held.index(min(held))
+            else:
+                return
+            batch, queue[:] = queue[:take], queue[take:]
+            run(now, worker, batch)
+
+    while events:
+        now, kind, which = heapq.heappop(events)
+        if kind == 0:
+            queue.append(Item(now, now + 5.0))
+            if batcher is not None:
+                batcher.arrived(now)
+        elif kind == 1:
+            held[which] -= 1
+        elif armed is not None and now >= armed:
+            armed = None
+        dispatch(now)
+    latencies.sort()
+    return latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000, sizes
 
 
-def test_simulated_light_load_runs_every_request_alone() -> None:
-    sizes = simulate(gap=0.050)
-    assert set(sizes) == {1}
+def test_simulated_light_load_runs_every_request_alone_and_as_fast_as_unbatched() -> None:
+    p50, _, sizes = simulate(30.0, "auto")
+    greedy, _, _ = simulate(30.0, 0.0)
+    assert sum(s == 1 for s in sizes) / len(sizes) > 0.9
+    assert p50 <= greedy * 1.01
 
 
 def test_simulated_heavy_load_grows_batches() -> None:
-    sizes = simulate(gap=0.0005)
-    assert sum(sizes) / len(sizes) > 10
-    assert max(sizes) <= 32
+    _, _, sizes = simulate(600.0, "auto")
+    assert sum(sizes) / len(sizes) > 8
+    assert max(sizes) <= 16
+
+
+@pytest.mark.parametrize(("rate", "replicas"), [(300.0, 1), (550.0, 1), (1000.0, 2), (1200.0, 2)])
+def test_simulated_auto_is_close_to_the_best_fixed_wait(rate: float, replicas: int) -> None:
+    auto = simulate(rate, "auto", replicas=replicas)
+    fixed = [simulate(rate, wait, replicas=replicas) for wait in (0.0, 0.002, 0.010, 0.020)]
+    assert auto[0] <= 1.1 * min(f[0] for f in fixed)  # p50
+    assert auto[1] <= 1.1 * min(f[1] for f in fixed)  # p99
 
 
 # --- the queue side: take_planned ----------------------------------------------------------------------
@@ -348,3 +414,19 @@ def test_take_planned_drops_answered_expired_and_hopeless_then_takes_what_the_pl
     assert waiting.batch == []
     assert waiting.flush_at == 1.25
     assert [i.name for i in q] == ["f", "g"]
+
+
+def test_the_batch_the_load_needs_is_where_the_replicas_just_keep_up() -> None:
+    from actorserve.domain.batching import needed_batch
+
+    # one arrival every 2 ms, batches of n take 1 ms·n + 10 ms: one replica keeps up at n = 10 / (2 - 1)
+    assert needed_batch(0.002, COST, 1, 32) == 10
+    assert needed_batch(0.002, COST, 2, 32) == 4  # two replicas share it: ceil(10 / 3)
+    assert needed_batch(0.001, COST, 1, 32) == 32  # not even full batches keep up
+    assert needed_batch(1.0, COST, 1, 32) == 1
+
+
+def test_the_objective_never_cuts_a_batch_below_what_the_load_needs() -> None:
+    oldest = [Item(enqueued_at=-0.030)] + [Item()] * 11  # the oldest has 20 ms left of a 50 ms objective
+    assert decide(0.0, oldest, limit=32, cost=COST, max_latency_s=0.050, gap_s=None) == Decision(10)
+    assert decide(0.0, oldest, limit=32, cost=COST, max_latency_s=0.050, gap_s=0.0015) == Decision(12)
