@@ -53,7 +53,13 @@ class ServingActor(pykka.ThreadingActor):
     Subclasses mark their handlers with `@handles(MessageType)`; the table is
     built once per class, and a message type without a handler is a bug that
     crashes the actor (`UnexpectedMessageError`).
+
+    Actor threads are daemon threads, so a host program that ends (or
+    crashes) without calling `stop()` still exits; every runtime still
+    running is stopped, drained, from an `atexit` hook (`actors.runtime`).
     """
+
+    use_daemon_thread = True
 
     _handler_table: ClassVar[dict[type, Callable[[Any, Any], None]]] = {}
 

@@ -159,6 +159,11 @@ class ModelServingInfrastructure:
 
         `winner` is "A" or "B" only when the success metric differs
         significantly with enough samples; otherwise None, and `reason` says why.
+        The upstream keys come first; after them the statistics of the report:
+        `decided_by` (sequential or fixed_horizon), `unit` (request or key),
+        `sequential` (always-valid p-values and confidence sequences),
+        `fixed_horizon`, `multiple_comparisons`, `planning`, `cuped`,
+        `decisions` and `concluded`.
         """
         config = self._ab_tests.get(test_id)
         report = self._runtime.experiments.report(test_id) if config is not None else None
@@ -179,6 +184,15 @@ class ModelServingInfrastructure:
             "duration": (datetime.now(UTC) - config.started_at).total_seconds() / 3600,
             "success_metric": config.success_metric,
             "analysis": report,
+            "decided_by": report.get("decided_by"),
+            "unit": report.get("unit"),
+            "sequential": report.get("sequential"),
+            "fixed_horizon": report.get("fixed_horizon"),
+            "multiple_comparisons": report.get("multiple_comparisons"),
+            "planning": report.get("planning"),
+            "cuped": report.get("cuped"),
+            "decisions": report.get("decisions", []),
+            "concluded": report.get("concluded", False),
         }
 
     def get_ab_test_status(self, test_id: str) -> ABTestConfig | None:

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import cast
 
-from actorserve.domain.errors import ConfigError
-from actorserve.domain.ports import MetricsExporter, ModelInvoker
+from actorserve.domain.errors import ConfigError, StateError
+from actorserve.domain.ports import MetricsExporter, ModelInvoker, StateStore, StateStoreFactory
 
-__all__ = ["invoker_names", "load_exporter", "load_invoker", "register_invoker_factory"]
+__all__ = ["invoker_names", "load_exporter", "load_invoker", "open_state_store", "register_invoker_factory"]
 
 GROUP = "actorserve.invokers"
 EXPORTERS = "actorserve.exporters"
+STORES = "actorserve.state"
 
 _factories: dict[str, Callable[..., ModelInvoker]] = {}
 _factories_lock = threading.Lock()
@@ -109,3 +110,31 @@ def load_exporter(name: str, /, **settings: object) -> MetricsExporter:
         msg = f"exporter: unknown {name!r} (installed: {installed})"
         raise ConfigError(msg, field="exporter")
     return cast("MetricsExporter", factory(**settings))
+
+
+def _mask(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+
+
+def open_state_store(url: str, *, namespace: str) -> StateStore:
+    """Open the state store `url` names, found by its scheme in the `actorserve.state` group.
+
+    `sqlite:///relative.db`, `sqlite:////absolute.db`, `redis://host:port/db`,
+    `unix:///path/redis.sock`, ... (whatever stores are installed).
+
+    Raises:
+        StateError: no store answers to the scheme (naming the installed ones), or the store cannot be opened.
+    """
+    names = sorted({ep.name for ep in entry_points(group=STORES)})
+    scheme, sep, _ = url.partition("://") if isinstance(url, str) else ("", "", "")
+    scheme = scheme.lower() if sep else ("sqlite" if url == ":memory:" else "")
+    factory = _factory(scheme, STORES) if scheme else None
+    if factory is None:
+        shown = _mask(url) if isinstance(url, str) else repr(url)
+        what = f"unknown scheme {scheme!r}" if scheme else "not a store URL"
+        raise StateError(f"{shown}: {what}; installed stores: {', '.join(names) or 'none'}", url=shown)
+    return cast("StateStoreFactory", factory).from_url(url, namespace=namespace)

@@ -10,6 +10,7 @@ from typing import Any
 import pykka
 
 from actorserve.actors.base import ServingActor, describe_exception, handles
+from actorserve.actors.failures import failed_response
 from actorserve.actors.keys import VersionKey
 from actorserve.actors.messages import (
     Drain,
@@ -22,7 +23,6 @@ from actorserve.actors.messages import (
     VersionStats,
     safe_tell,
 )
-from actorserve.actors.requests import failed_response
 from actorserve.actors.tracking import ThreadTracker
 from actorserve.domain.enums import ErrorCode, ModelStatus
 from actorserve.domain.lifecycle import ROUTABLE

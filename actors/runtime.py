@@ -2,45 +2,45 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import random
 import threading
+import weakref
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import pykka
 
 from actorserve.actors.base import describe_exception
 from actorserve.actors.clock import SystemClock
+from actorserve.actors.control import ControlPlane
+from actorserve.actors.durable import Durability
 from actorserve.actors.experiments.api import Experiments
 from actorserve.actors.experiments.base import ExperimentDeps
 from actorserve.actors.invoker_set import InvokerSet
 from actorserve.actors.messages import (
-    GetMetrics,
-    Health,
-    ListVersions,
-    Lookup,
     Register,
     SetRouting,
     Shutdown,
     Unload,
     WaitReady,
+    Write,
 )
 from actorserve.actors.plugins import load_exporter
 from actorserve.actors.registry import RegistryActor
-from actorserve.actors.reply import SyncReply, wait_budget
+from actorserve.actors.reply import Reply, SyncReply, wait_budget
 from actorserve.actors.request_path import RequestPath
-from actorserve.actors.requests import RequestIds
 from actorserve.actors.router import RouterActor
 from actorserve.actors.scheduler import Scheduler
 from actorserve.actors.sinks import NullSink, SinkFanout
 from actorserve.actors.tracking import ThreadTracker
 from actorserve.domain.cost import PriceTable
-from actorserve.domain.entities import ModelMetrics, ModelVersion
+from actorserve.domain.entities import ModelMetrics, ModelResponse, ModelVersion
 from actorserve.domain.enums import RoutingStrategy
-from actorserve.domain.errors import ConfigError
+from actorserve.domain.errors import ConfigError, StateError
 from actorserve.domain.ports import (
     Clock,
     CostCalculator,
@@ -48,18 +48,30 @@ from actorserve.domain.ports import (
     MetricsSink,
     ModelInvoker,
     RandomSource,
+    StateStore,
     ValidatingInvoker,
 )
+from actorserve.domain.records import ROUTING, VERSION, routing_record, version_record
 from actorserve.domain.routing import RoutingRule
+from actorserve.domain.state import DEFAULT_NAMESPACE
 
 __all__ = ["NullSink", "ServingRuntime"]
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
+_running: weakref.WeakSet[ServingRuntime] = weakref.WeakSet()
+"""Runtimes not yet stopped: stopped at interpreter exit, so a program that forgot `stop()` still drains."""
+
+_AT_EXIT_BUDGET_S = 10.0
 
 
-class ServingRuntime(RequestPath):
+@atexit.register
+def _stop_at_exit() -> None:
+    for rt in list(_running):
+        rt.stop(timeout=_AT_EXIT_BUDGET_S)
+
+
+class ServingRuntime:
     """An embedded model-serving runtime: register versions, serve requests, drain, stop.
 
     Thread-safe: any host thread may call any method; `aserve` is for asyncio
@@ -79,6 +91,18 @@ class ServingRuntime(RequestPath):
         rng: random source for routing policies (default: seeded from `seed`).
         seed: makes routing and experiment assignment repeatable.
         call_timeout_s: how long control calls (register, unload, ...) wait for the actors.
+        state: where versions, routing rules and experiments are kept across
+            restarts and shared between processes: None (memory only), a
+            store URL (`sqlite:///state.db`, `redis://host:6379/0`,
+            `unix:///path/redis.sock`) or an open `StateStore`. With a store,
+            the runtime restores what it holds at start (README "State").
+        state_namespace: the store's namespace; runtimes share what is under the same one.
+        state_required: a store URL that cannot be opened raises `StateError`
+            (True), or leaves the runtime memory-only with a warning (False).
+        flush_interval_s: how often statistics are written behind to the store.
+
+    Raises:
+        StateError: the store cannot be opened (and `state_required`), or holds a newer schema.
     """
 
     def __init__(
@@ -91,22 +115,32 @@ class ServingRuntime(RequestPath):
         rng: RandomSource | None = None,
         seed: int | None = None,
         call_timeout_s: float = 10.0,
+        state: StateStore | str | None = None,
+        state_namespace: str = DEFAULT_NAMESPACE,
+        state_required: bool = True,
+        flush_interval_s: float = 1.0,
     ) -> None:
         self._invoker: ModelInvoker = invoker if invoker is not None else InvokerSet()
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._call_timeout_s = call_timeout_s
-        self._max_timeout_ms = 30_000.0
         self._max_drain_s = 0.0
-        self._closed = False
-        self._stopped = False
         self._stop_lock = threading.Lock()
         self._stop_done = threading.Event()
-        self._next_id = RequestIds()
         self.tracker = ThreadTracker()
         self._scheduler = Scheduler(self._clock)
         self._sinks = SinkFanout([metrics_sink] if metrics_sink is not None else [])
         self._exporters: list[MetricsExporter] = []
         try:
+            self._state = Durability(
+                state,
+                namespace=state_namespace,
+                required=state_required,
+                flush_interval_s=flush_interval_s,
+                clock=self._clock,
+                scheduler=self._scheduler,
+                tracker=self.tracker,
+                sink=self._sinks,
+                call_timeout_s=call_timeout_s,
+            )
             if rng is None and seed is not None:
                 rng = random.Random(seed)
             self._router = RouterActor.start(clock=self._clock, tracker=self.tracker, rng=rng)
@@ -123,12 +157,23 @@ class ServingRuntime(RequestPath):
             router = getattr(self, "_router", None)
             if router is not None:
                 router.stop(block=False)
+            if hasattr(self, "_state"):
+                self._state.close(1.0)
             self._scheduler.stop()
             raise
+        self._path = RequestPath(self._clock, self._router)
+        self._control = ControlPlane(self._registry, call_timeout_s)
         self.experiments = Experiments(
-            self, ExperimentDeps(self._router, self._registry, self._clock, self.tracker), seed
+            self._control, self._path, ExperimentDeps(self._router, self._registry, self._clock, self.tracker), seed
         )
         """A/B tests, shadows, ensembles and canaries on this runtime."""
+        _running.add(self)
+        if self._state.durable:
+            try:
+                self._state.restore(self._restore_version, self._apply_routing)
+            except BaseException:
+                self.stop()
+                raise
 
     # --- context manager -----------------------------------------------------
 
@@ -143,18 +188,69 @@ class ServingRuntime(RequestPath):
     ) -> None:
         self.stop()
 
-    # --- control plane -------------------------------------------------------
+    # --- requests ------------------------------------------------------------
 
-    def _call(self, ref: pykka.ActorRef[Any], message: object, reply: SyncReply[T], what: str) -> T:
-        try:
-            ref.tell(message)
-        except pykka.ActorDeadError:
-            msg = f"{what}: the runtime is stopped"
-            raise RuntimeError(msg) from None
-        if not reply.wait(self._call_timeout_s):
-            msg = f"{what}: no answer within {self._call_timeout_s:g}s"
-            raise TimeoutError(msg)
-        return reply.value()
+    def serve(
+        self,
+        model_name: str,
+        input_data: dict[str, object],
+        *,
+        version_id: str | None = None,
+        parameters: dict[str, object] | None = None,
+        timeout_ms: float | None = None,
+        key: str | None = None,
+    ) -> ModelResponse:
+        """Serve one request and block until its one response (never raises for model errors).
+
+        Args:
+            model_name: the model; routed to a READY version by its routing rule.
+            input_data: the model input (a dict).
+            version_id: pin a specific version instead of routing.
+            parameters: per-request parameters passed to the invoker.
+            timeout_ms: deadline from now; default: the chosen version's `timeout_ms`.
+            key: a sticky-routing key (same key, same version while it is READY).
+        """
+        return self._path.serve(model_name, input_data, version_id, parameters, timeout_ms, key)
+
+    async def aserve(
+        self,
+        model_name: str,
+        input_data: dict[str, object],
+        *,
+        version_id: str | None = None,
+        parameters: dict[str, object] | None = None,
+        timeout_ms: float | None = None,
+        key: str | None = None,
+    ) -> ModelResponse:
+        """`serve` for asyncio: awaits the response without blocking the event loop.
+
+        Cancelling the awaiting task answers the request CANCELLED, so a version
+        that has not started it yet never will.
+        """
+        return await self._path.aserve(model_name, input_data, version_id, parameters, timeout_ms, key)
+
+    def submit(
+        self,
+        model_name: str,
+        input_data: dict[str, object],
+        reply: Reply[ModelResponse],
+        *,
+        version_id: str | None = None,
+        parameters: dict[str, object] | None = None,
+        timeout_ms: float | None = None,
+        key: str | None = None,
+    ) -> str:
+        """Send one request without waiting; its one answer completes `reply`. Returns the request id.
+
+        For callers that fan out or fire and forget (ensembles, shadows).
+        """
+        return self._path.submit(reply, model_name, input_data, version_id, parameters, timeout_ms, key)
+
+    def await_reply(self, reply: SyncReply[ModelResponse], budget_s: float | None = None) -> ModelResponse:
+        """Wait for a `submit`ted request's answer; TIMEOUT after the budget."""
+        return self._path.await_reply(reply, budget_s)
+
+    # --- control plane -------------------------------------------------------
 
     def register(self, version: ModelVersion) -> bool:
         """Start loading `version`; False if its id is already live or the runtime stopped.
@@ -165,15 +261,28 @@ class ServingRuntime(RequestPath):
         if not isinstance(version, ModelVersion):
             msg = f"version: must be a ModelVersion (got {type(version).__name__})"
             raise ConfigError(msg, field="version")
+        record = version_record(version) if self._state.durable else None  # a value JSON cannot hold fails here
+        if not self._restore_version(version):
+            return False
+        if record is not None:
+            try:
+                self._state.persist(Write(VERSION, version.version_id, record), what=f"register {version.version_id}")
+            except StateError:
+                self.unload(version.version_id)  # nothing is registered that would not come back
+                raise
+        return True
+
+    def _restore_version(self, version: ModelVersion) -> bool:
+        """`register` without the durable write (the restore at start registers what the store holds)."""
         PriceTable().price_for(version)  # validates price_* parameters early
         if isinstance(self._invoker, ValidatingInvoker):
             self._invoker.validate(version)  # an unknown backend, a missing extra or a bad parameter fails here
-        if self._closed:
+        if self._path.closed:
             return False
-        self._max_timeout_ms = max(self._max_timeout_ms, version.serving.timeout_ms)
+        self._path.allow_timeout(version.serving.timeout_ms)
         self._max_drain_s = max(self._max_drain_s, version.serving.drain_timeout_s)
         reply: SyncReply[bool] = SyncReply()
-        return self._call(self._registry, Register(version, reply), reply, "register")
+        return self._control.call(self._registry, Register(version, reply), reply, "register")
 
     def unload(self, version_id: str) -> bool:
         """Drain and stop a version; False if unknown or already stopped.
@@ -182,10 +291,13 @@ class ServingRuntime(RequestPath):
         requests it already holds finish (or are answered UNAVAILABLE after
         its `drain_timeout_s`).
         """
-        if self._closed or not isinstance(version_id, str):
+        if self._path.closed or not isinstance(version_id, str):
             return False
         reply: SyncReply[bool] = SyncReply()
-        return self._call(self._registry, Unload(version_id, reply), reply, "unload")
+        unloaded = self._control.call(self._registry, Unload(version_id, reply), reply, "unload")
+        if unloaded:  # a tombstone: an unloaded version stays gone after a restart
+            self._state.persist(Write(VERSION, version_id, None), what=f"unload {version_id}")
+        return unloaded
 
     def wait_ready(self, version_or_model: str, timeout: float = 30.0) -> bool:
         """Block until the version (or any version of the model) is READY.
@@ -199,7 +311,7 @@ class ServingRuntime(RequestPath):
         if not isinstance(timeout, int | float) or isinstance(timeout, bool) or math.isnan(timeout):
             msg = f"timeout: must be a number of seconds (got {timeout!r})"
             raise ConfigError(msg, field="timeout")
-        if self._closed or not isinstance(version_or_model, str):
+        if self._path.closed or not isinstance(version_or_model, str):
             return False
         reply: SyncReply[bool] = SyncReply()
         try:
@@ -231,38 +343,24 @@ class ServingRuntime(RequestPath):
         if not isinstance(model_name, str) or not model_name.strip():
             raise ConfigError(f"model_name: must be a non-empty string (got {model_name!r})", field="model_name")
         rule = None if strategy is None else RoutingRule.create(strategy, weights, bandit)
+        self._state.persist(Write(ROUTING, model_name, routing_record(rule)), what=f"set_routing {model_name}")
+        self._apply_routing(model_name, rule)
+
+    def _apply_routing(self, model_name: str, rule: RoutingRule | None) -> None:
         reply: SyncReply[bool] = SyncReply()
-        self._call(self._router, SetRouting(model_name, rule, reply), reply, "set_routing")
+        self._control.call(self._router, SetRouting(model_name, rule, reply), reply, "set_routing")
 
     def get_version(self, version_id: str) -> ModelVersion | None:
         """The registered `ModelVersion` (its status is live), or None."""
-        found = self._lookup(version_id)
-        return None if found is None else found[0]
+        return self._control.get_version(version_id)
 
     def list_versions(self) -> list[ModelVersion]:
         """Every version registered, in registration order."""
-        if self._stopped:
-            return []
-        reply: SyncReply[list[ModelVersion]] = SyncReply()
-        return self._call(self._registry, ListVersions(reply), reply, "list_versions")
+        return self._control.list_versions()
 
     def get_metrics(self, version_id: str) -> ModelMetrics | None:
         """A snapshot of the version's metrics (its final figures once stopped), or None."""
-        found = self._lookup(version_id)
-        if found is None:
-            return None
-        _, ref, final = found
-        if ref is not None:
-            reply: SyncReply[ModelMetrics] = SyncReply()
-            try:
-                ref.tell(GetMetrics(reply))
-                if reply.wait(self._call_timeout_s):
-                    return reply.value()
-            except pykka.ActorDeadError:
-                pass
-            found = self._lookup(version_id)
-            final = found[2] if found else final
-        return final if final is not None else ModelMetrics(version_id=version_id)
+        return self._control.metrics(version_id)
 
     def health(self) -> dict[str, object]:
         """Liveness, readiness and each version's state, for a health endpoint.
@@ -276,10 +374,11 @@ class ServingRuntime(RequestPath):
         first invoker health probe (`ServingConfig.health_check_period_s`), then
         whether every loaded replica passed its latest probe.
         """
-        if self._stopped:
-            return {"live": False, "ready": False, "versions": {}}
-        reply: SyncReply[dict[str, object]] = SyncReply()
-        return self._call(self._registry, Health(reply), reply, "health")
+        report = self._control.health()
+        state = self._state.status()
+        if state is not None and not self._control.stopped:
+            report["state"] = state
+        return report
 
     # --- metrics export ------------------------------------------------------
 
@@ -299,7 +398,7 @@ class ServingRuntime(RequestPath):
             OSError: the port is taken.
             RuntimeError: the runtime is stopped.
         """
-        if self._closed:
+        if self._path.closed:
             msg = "serve_metrics: the runtime is stopped"
             raise RuntimeError(msg)
         made = load_exporter(exporter)
@@ -314,24 +413,17 @@ class ServingRuntime(RequestPath):
                 made.load_changed(version, m.queue_depth, m.in_flight, m.replicas_ready)
         return bound
 
-    def _lookup(self, version_id: str) -> tuple[ModelVersion, pykka.ActorRef[Any] | None, ModelMetrics | None] | None:
-        if self._stopped or not isinstance(version_id, str):
-            return None
-        reply: SyncReply[tuple[ModelVersion, pykka.ActorRef[Any] | None, ModelMetrics | None] | None]
-        reply = SyncReply()
-        return self._call(self._registry, Lookup(version_id, reply), reply, "lookup")
-
     # --- shutdown ------------------------------------------------------------
 
     @property
     def closed(self) -> bool:
         """True once `stop()` began: new requests are answered UNAVAILABLE."""
-        return self._closed
+        return self._path.closed
 
     @property
     def stopped(self) -> bool:
         """True once `stop()` finished."""
-        return self._stopped
+        return self._control.stopped
 
     def stop(self, timeout: float | None = None) -> None:
         """Drain every version, then stop the actors and join every thread started.
@@ -344,14 +436,15 @@ class ServingRuntime(RequestPath):
         """
         budget = wait_budget(timeout if timeout is not None else self._max_drain_s + 10.0)
         with self._stop_lock:
-            first = not self._closed
-            self._closed = True
+            first = not self._path.closed
+            self._path.close()
         if not first:
             self._stop_done.wait(budget)
             return
         try:
             self._stop(budget)
         finally:
+            _running.discard(self)
             self._stop_done.set()
 
     def _stop(self, budget: float) -> None:
@@ -381,11 +474,12 @@ class ServingRuntime(RequestPath):
                     ref.stop(block=True, timeout=remaining)
                 except (pykka.Timeout, pykka.ActorDeadError):
                     pass
+            self._state.close(remaining)  # last: statistics written at stop, then the store closed
             self._scheduler.stop(timeout=remaining)
             leftovers = self.tracker.join_all(wait_budget(max(deadline - self._clock.monotonic(), 2.0)))
             if leftovers:
                 log.warning("threads still running after stop: %s", [t.name for t in leftovers])
-            self._stopped = True
+            self._control.mark_stopped()
 
     def threads(self) -> list[Any]:
         """Threads this runtime started that are still alive (actors and the timer)."""

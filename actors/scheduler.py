@@ -35,7 +35,12 @@ class TimerHandle:
 
 
 class Scheduler:
-    """A heap of timers served by one daemon-free thread, stopped by `stop()`."""
+    """A heap of timers served by one thread, stopped by `stop()`.
+
+    A daemon thread, like the actors' (see `ServingActor`): a runtime left
+    running never keeps the interpreter from exiting; `ServingRuntime` stops
+    it at exit instead.
+    """
 
     def __init__(self, clock: Clock, *, name: str = "actorserve-timer") -> None:
         self._clock = clock
@@ -43,7 +48,7 @@ class Scheduler:
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._stopped = False
-        self._thread = threading.Thread(target=self._run, name=name)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def call_later(self, delay_s: float, callback: Callable[[], object]) -> TimerHandle:

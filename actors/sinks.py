@@ -39,6 +39,9 @@ class NullSink:
     def batch_cost_changed(self, version: ModelVersion, per_item_s: float, fixed_s: float) -> None:
         """Ignore."""
 
+    def state_flushed(self, backend: str, duration_s: float, pending: int, ok: bool) -> None:
+        """Ignore."""
+
 
 class SinkFanout:
     """Passes each event to every sink added; sinks can be added while versions run.
@@ -97,3 +100,7 @@ class SinkFanout:
     def batch_cost_changed(self, version: ModelVersion, per_item_s: float, fixed_s: float) -> None:
         """Fan out."""
         self._each("batch_cost_changed", version, per_item_s, fixed_s)
+
+    def state_flushed(self, backend: str, duration_s: float, pending: int, ok: bool) -> None:
+        """Fan out (the state actor: one flush or write of the state store, and what is still buffered)."""
+        self._each("state_flushed", backend, duration_s, pending, ok)

@@ -72,8 +72,9 @@ def _boot(rt: ServingRuntime, config: AppConfig, console: Console) -> list[Model
             if not rt.wait_ready(version.version_id, config.ready_timeout_s)
         ]
     for version in failed:
-        why = version.last_error or "not ready in time"
-        console.print(f"[red]version {version.version_id} is {version.status.value}:[/red] {why}")
+        shown = rt.get_version(version.version_id) or version  # restored from the state store: its own object
+        why = shown.last_error or "not ready in time"
+        console.print(f"[red]version {version.version_id} is {shown.status.value}:[/red] {why}")
     for experiment in config.experiments:
         start_experiment(rt.experiments, experiment)
     return failed
@@ -244,7 +245,14 @@ def run_scenario(config: AppConfig, console: Console, *, progress: bool = True, 
     Raises:
         ConfigError: the config fails a check (`check_config`) before anything starts.
     """
-    with ServingRuntime(check_config(config), rng=random.Random(config.seed)) as rt:
+    state = config.state
+    with ServingRuntime(
+        check_config(config),
+        rng=random.Random(config.seed),
+        state=None if state is None else state.url,
+        state_namespace="actorserve" if state is None else state.namespace,
+        flush_interval_s=1.0 if state is None else state.flush_interval_s,
+    ) as rt:
         url = _serve_metrics(rt, config, console)
         failed = _boot(rt, config, console)
         tally, elapsed = _drive(rt, config, console, progress=progress)

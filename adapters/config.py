@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from actorserve.domain.config import ServingConfig
@@ -27,6 +27,7 @@ __all__ = [
     "ExperimentConfig",
     "MetricsConfig",
     "ModelConfig",
+    "StateConfig",
     "TrafficConfig",
     "load_config",
     "parse_config",
@@ -68,6 +69,18 @@ class MetricsConfig:
     host: str = "127.0.0.1"
 
 
+@dataclass(frozen=True, slots=True)
+class StateConfig:
+    """`[state]`: where the runtime keeps versions, routing rules and experiments (README "State").
+
+    A relative `sqlite:///file.db` is resolved against the config file's folder.
+    """
+
+    url: str
+    namespace: str = "actorserve"
+    flush_interval_s: float = 1.0
+
+
 _NUMBER = (int, float)
 EXPERIMENT_SETTINGS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "ab_test": {
@@ -78,6 +91,12 @@ EXPERIMENT_SETTINGS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "min_samples": int,
         "duration_s": _NUMBER,
         "higher_is_better": bool,
+        "sequential": bool,
+        "tau": _NUMBER,
+        "mde": _NUMBER,
+        "power": _NUMBER,
+        "conclude": str,
+        "covariates": dict,
     },
     "shadow": {
         "primary": str,
@@ -135,6 +154,7 @@ class AppConfig:
     experiments: tuple[ExperimentConfig, ...] = ()
     invokers: dict[str, dict[str, object]] = field(default_factory=dict)
     metrics: MetricsConfig | None = None
+    state: StateConfig | None = None
 
 
 class _Reader:
@@ -350,7 +370,7 @@ def parse_config(data: Table) -> AppConfig:
     Raises:
         ConfigError: naming the first bad key.
     """
-    r = _Reader(data, "", ("runtime", "invoker", "invokers", "metrics", "models", "experiments", "traffic"))
+    r = _Reader(data, "", ("runtime", "invoker", "invokers", "metrics", "state", "models", "experiments", "traffic"))
     runtime = _Reader(r.get("runtime", dict, {}), "runtime", ("seed", "ready_timeout_s"))
     seed = runtime.get("seed", int)
     ready_timeout = runtime.get("ready_timeout_s", (int, float), 30.0)
@@ -364,6 +384,7 @@ def parse_config(data: Table) -> AppConfig:
     settings = {k: v for k, v in invoker.table.items() if k != "type"}
     invokers = _invokers(r.get("invokers", dict, {}))
     metrics = _metrics(r.get("metrics", dict))
+    state = _state(r.get("state", dict))
     models_raw = r.get("models", list, required=True)
     experiments_raw = r.get("experiments", list, [])
     traffic_raw = r.get("traffic", dict, {})
@@ -396,6 +417,7 @@ def parse_config(data: Table) -> AppConfig:
         experiments=experiments,
         invokers=invokers,
         metrics=metrics,
+        state=state,
     )
 
 
@@ -421,13 +443,37 @@ def _metrics(table: object) -> MetricsConfig | None:
     return MetricsConfig(port=port, host=host)  # type: ignore[arg-type]
 
 
-def _resolve_paths(config: AppConfig, base: Path) -> None:
-    """Make each relative `parameters.model_path` relative to the config file's folder."""
+def _state(table: object) -> StateConfig | None:
+    if table is None:
+        return None
+    r = _Reader(table, "state", ("url", "namespace", "flush_interval_s"))
+    url = r.get("url", str, required=True)
+    namespace = r.get("namespace", str, "actorserve")
+    interval = r.get("flush_interval_s", (int, float), 1.0)
+    r.done()
+    _positive(interval, "state.flush_interval_s")
+    assert isinstance(url, str)
+    assert isinstance(namespace, str)
+    assert isinstance(interval, int | float)
+    if "://" not in url and url != ":memory:":
+        msg = f"state.url: must be a store URL such as sqlite:///state.db or redis://host:6379/0 (got {url!r})"
+        raise ConfigError(msg, field="state.url")
+    return StateConfig(url=url, namespace=namespace, flush_interval_s=float(interval))
+
+
+def _resolve_paths(config: AppConfig, base: Path) -> AppConfig:
+    """Make each relative `parameters.model_path` and a relative SQLite state file relative to the config's folder."""
+    state = config.state
+    if state is not None and state.url.startswith("sqlite:///") and not state.url.startswith("sqlite:////"):
+        relative = state.url.removeprefix("sqlite:///")
+        if relative and relative != ":memory:":
+            config = replace(config, state=replace(state, url=f"sqlite:///{(base / relative).resolve()}"))
     for model in config.models:
         for version in model.versions:
             path = version.parameters.get("model_path")
             if isinstance(path, str) and not Path(path).is_absolute():
                 version.parameters["model_path"] = str(base / path)
+    return config
 
 
 def _read_text(path: Path) -> str:
@@ -469,5 +515,4 @@ def load_config(path: Path) -> AppConfig:
         config = parse_config(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}", field=exc.field) from None
-    _resolve_paths(config, path.parent)
-    return config
+    return _resolve_paths(config, path.parent)

@@ -41,6 +41,7 @@ LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 
 _LOAD_BUCKETS_S = (0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 _BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+_STATE_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,24 @@ class PrometheusExporter:
             namespace=ns,
             registry=reg,
         )
+        self._state_pending = prom.Gauge(
+            "state_pending_events",
+            "Statistics events buffered for the state store",
+            ("backend",),
+            namespace=ns,
+            registry=reg,
+        )
+        self._state_flush = prom.Histogram(
+            "state_flush_duration_seconds",
+            "Time one write-behind flush to the state store took",
+            ("backend",),
+            namespace=ns,
+            registry=reg,
+            buckets=_STATE_BUCKETS_S,
+        )
+        self._state_errors = prom.Counter(
+            "state_errors", "Failed writes and flushes to the state store", ("backend",), namespace=ns, registry=reg
+        )
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str], _Series] = {}
         self._server: Any = None
@@ -206,6 +225,14 @@ class PrometheusExporter:
         s = self._of(version)
         s.per_item.set(per_item_s)
         s.fixed.set(fixed_s)
+
+    def state_flushed(self, backend: str, duration_s: float, pending: int, ok: bool) -> None:
+        """Observe a state-store flush (or failed write) and set the pending gauge."""
+        self._state_pending.labels(backend).set(pending)
+        if ok:
+            self._state_flush.labels(backend).observe(duration_s)
+        else:
+            self._state_errors.labels(backend).inc()
 
     # --- HTTP endpoint ---------------------------------------------------------------
 

@@ -78,8 +78,50 @@ def _ab(report: dict[str, Any]) -> list[RenderableType]:
             )
     srm = report["sample_ratio_mismatch"]
     verdict = f"winner: {report['winner']}" if report["winner"] else "no winner"
-    line = f"{verdict} - {report['reason']}; sample ratio check p={_num(srm['p_value'])}"
-    return [arm_table, stats, line]
+    decided_by = str(report.get("decided_by", "fixed_horizon")).replace("_", "-")
+    line = (
+        f"{verdict} (decided by the {decided_by} test) - {report['reason']}; "
+        f"unit: {report.get('unit', 'request')}; sample ratio check p={_num(srm['p_value'])}"
+    )
+    return [arm_table, stats, *_sequential(report), line]
+
+
+def _sequential(report: dict[str, Any]) -> list[RenderableType]:
+    from rich.table import Table
+
+    seq = report.get("sequential")
+    if not isinstance(seq, dict):
+        return []
+    role = "decides" if seq["deciding"] else "report only"
+    table = Table(
+        title=f"always-valid (sequential) test on {seq['metric']} ({role}, {seq['looks']} looks)",
+        title_justify="left",
+    )
+    for header in ("arm", "difference", "confidence sequence", "always-valid p", "Holm p", "decided"):
+        table.add_column(header, justify="left" if header == "arm" else "right")
+    for row in seq["comparisons"]:
+        table.add_row(
+            row["arm"],
+            _num(row["difference"]),
+            _ci(row["confidence_sequence"]),
+            _p(row["p_value"]),
+            _p(row["p_value_holm"]),
+            "yes" if row["decided"] else "no",
+        )
+    out: list[RenderableType] = [table] if seq["comparisons"] else [f"sequential test: {seq['reason']}"]
+    fixed = report.get("fixed_horizon")
+    if isinstance(fixed, dict):
+        out.append(f"fixed-horizon test: winner {fixed['winner'] or 'none'} - {fixed['reason']}")
+    plan = report.get("planning")
+    if isinstance(plan, dict) and plan.get("mde_at_current_n") is not None:
+        needed = plan.get("samples_still_needed")
+        tail = f"; {needed} more per arm for the mde {_num(plan['mde'])}" if needed is not None else ""
+        out.append(f"planning: detectable now (power {plan['power']:.0%}) {_num(plan['mde_at_current_n'])}{tail}")
+    conclusion = report.get("conclusion")
+    if isinstance(conclusion, dict):
+        n = "/".join(str(x) for x in conclusion["n_per_arm"])
+        out.append(f"concluded ({conclusion['action']}) at n={n}: {conclusion['outcome']} - {conclusion['reason']}")
+    return out
 
 
 def _shadow(report: dict[str, Any]) -> list[RenderableType]:

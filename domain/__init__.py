@@ -49,6 +49,7 @@ from actorserve.domain.routing import Candidate, RoutingRule, make_policy
 from actorserve.domain.sequential import (
     SequentialResult,
     SequentialTest,
+    msprt_difference,
     msprt_means,
     msprt_rates,
     tau_for_horizon,
@@ -130,6 +131,7 @@ __all__ = [
     "is_secret_name",
     "make_policy",
     "minimum_detectable_effect",
+    "msprt_difference",
     "msprt_means",
     "msprt_rates",
     "redact_parameters",

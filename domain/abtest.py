@@ -1,166 +1,60 @@
 """A/B(/n) tests as pure data: the spec, sticky assignment, per-arm tallies, the analysis.
 
 Arm 0 is the control ("A"). The analysis compares every other arm with the
-control on each metric, checks the sample ratio and the minimum sample, and
-names a winner only when the success metric's difference is significant.
+control on each metric (Holm's step-down over the arms), checks the sample
+ratio and the minimum sample, and names a winner only when the deciding test
+says so: the always-valid sequential test (`domain.abstats`) by default, the
+fixed-horizon test when the spec says `sequential=False`. The spec lives in
+`domain.abspec` and the tallies in `domain.abarms`; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
-from actorserve.domain.enums import ErrorCode
-from actorserve.domain.errors import ConfigError
-from actorserve.domain.metrics import LatencyHistogram
-from actorserve.domain.stats import Comparison, RunningStats, compare_means, compare_rates, sample_ratio_mismatch
+from actorserve.domain.abarms import ArmStats
+from actorserve.domain.abreport import report_sections, unit_of
+from actorserve.domain.abspec import BUILTIN_METRICS, CONCLUDE_MODES, SRM_ALPHA, ABTestSpec, arm_label, assign
+from actorserve.domain.abstats import ArmSample, SequentialState, Verdict, advance, judge, unit_comparison
+from actorserve.domain.multiplicity import holm
+from actorserve.domain.stats import (
+    Comparison,
+    RunningStats,
+    Summary,
+    compare_means,
+    compare_rates,
+    sample_ratio_mismatch,
+)
 
-__all__ = ["ABTestSpec", "ArmStats", "analyze", "arm_label", "assign"]
-
-BUILTIN_METRICS = ("success_rate", "error_rate", "latency", "cost")
-_LOWER_IS_BETTER = frozenset({"error_rate", "latency", "cost"})
-SRM_ALPHA = 0.001
-"""Below this p-value the observed split is too far from the configured one to trust."""
-
-
-def arm_label(index: int) -> str:
-    """The label of arm `index`: A, B, C, ..."""
-    return chr(ord("A") + index) if index < 26 else f"arm{index}"
-
-
-def _unit(text: str) -> float:
-    # surrogatepass: any string hashes (a key decoded with surrogateescape too), and every
-    # other string encodes exactly as strict UTF-8 did, so sticky assignments stay put
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
-
-
-@dataclass(frozen=True, slots=True)
-class ABTestSpec:
-    """What an A/B test compares and how it decides.
-
-    Attributes:
-        test_id: the test's id (part of the sticky hash, so keys stay put across restarts).
-        arms: version ids; arm 0 is the control.
-        weights: traffic share per arm (any positive scale).
-        success_metric: `success_rate`, `error_rate`, `latency`, `cost`, or a custom metric name.
-        alpha: significance level (Bonferroni-split across the non-control arms).
-        min_samples: answered requests (or outcomes, for custom metrics) each arm needs.
-        duration_s: after this, assignment stops and results freeze (None: no end).
-        higher_is_better: for custom metrics, whether larger values win.
-    """
-
-    test_id: str
-    arms: tuple[str, ...]
-    weights: tuple[float, ...]
-    success_metric: str = "success_rate"
-    alpha: float = 0.05
-    min_samples: int = 100
-    duration_s: float | None = None
-    higher_is_better: bool = True
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.test_id, str) or not self.test_id.strip():
-            raise ConfigError(f"test_id: must be a non-empty string (got {self.test_id!r})", field="test_id")
-        self._check_arms()
-        if not isinstance(self.success_metric, str) or not self.success_metric.strip():
-            raise ConfigError("success_metric: must be a metric name", field="success_metric")
-        if not 0 < self.alpha < 1:
-            raise ConfigError(f"alpha: must be between 0 and 1 (got {self.alpha!r})", field="alpha")
-        if not isinstance(self.min_samples, int) or self.min_samples < 2:
-            raise ConfigError(f"min_samples: must be an integer >= 2 (got {self.min_samples!r})", field="min_samples")
-        if self.duration_s is not None and not self.duration_s > 0:
-            raise ConfigError(f"duration_s: must be > 0 or None (got {self.duration_s!r})", field="duration_s")
-
-    def _check_arms(self) -> None:
-        if len(self.arms) < 2:
-            raise ConfigError(f"arms: an A/B test needs at least 2 versions (got {len(self.arms)})", field="arms")
-        for vid in self.arms:
-            if not isinstance(vid, str) or not vid.strip():
-                raise ConfigError(f"arms: version ids must be non-empty strings (got {vid!r})", field="arms")
-        if len(set(self.arms)) != len(self.arms):
-            raise ConfigError("arms: the same version appears twice (A and B must differ)", field="arms")
-        if len(self.weights) != len(self.arms):
-            raise ConfigError(f"weights: need one per arm ({len(self.arms)}), got {len(self.weights)}", field="weights")
-        for w in self.weights:
-            if not isinstance(w, int | float) or isinstance(w, bool) or not math.isfinite(w) or w < 0:
-                raise ConfigError(f"weights: must be numbers >= 0 (got {w!r})", field="weights")
-        if sum(self.weights) <= 0:
-            raise ConfigError("weights: must sum to a positive number", field="weights")
-
-    def lower_is_better(self, metric: str) -> bool:
-        """Direction of `metric`."""
-        return metric in _LOWER_IS_BETTER if metric in BUILTIN_METRICS else not self.higher_is_better
+__all__ = [
+    "CONCLUDE_MODES",
+    "ABTestSpec",
+    "ArmStats",
+    "analyze",
+    "arm_label",
+    "assign",
+    "sample_counts",
+    "sequential_look",
+    "sequential_verdict",
+]
 
 
-def assign(spec: ABTestSpec, key: str | None, draw: float) -> int:
-    """The arm for one request: by `key` (sticky hash) when given, else by the uniform `draw`."""
-    point = _unit(f"{spec.test_id}\x00{key}") if key is not None else draw
-    total = sum(spec.weights)
-    cumulative = 0.0
-    for index, weight in enumerate(spec.weights):
-        cumulative += weight / total
-        if point < cumulative and weight > 0:
-            return index
-    return max(i for i, w in enumerate(spec.weights) if w > 0)
+def _compare_units(metric: str, a: ArmStats, b: ArmStats, alpha: float) -> Comparison | None:
+    sa, sb = a.sample(metric), b.sample(metric)
+    if sa is None and sb is None:
+        return None
+    empty = ArmSample("mean", 0, 0, Summary(0, 0.0, 0.0), a.ledger.ratio(""))
+    return unit_comparison(metric, sa or empty, sb or empty, alpha=alpha)
 
 
-_MAX_UNITS = 1_000_000
-"""Distinct keys remembered per arm for the sample-ratio check (beyond it, no new ones are counted)."""
+def _compare(metric: str, a: ArmStats, b: ArmStats, alpha: float, unit: str) -> Comparison | None:
+    if unit == "key":
+        return _compare_units(metric, a, b, alpha)
+    return _compare_requests(metric, a, b, alpha)
 
 
-@dataclass(slots=True)
-class ArmStats:
-    """One arm's tallies (owned by the experiment actor).
-
-    `units` are the distinct keys (users) assigned: with sticky keys the user,
-    not the request, is the unit of randomisation, so the sample-ratio check
-    counts users when there are any.
-    """
-
-    assigned: int = 0
-    units: set[str] = field(default_factory=set)
-    successes: int = 0
-    failures: Counter[str] = field(default_factory=Counter)
-    latency: RunningStats = field(default_factory=RunningStats)
-    latency_histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
-    cost: RunningStats = field(default_factory=RunningStats)
-    tokens: int = 0
-    custom: dict[str, RunningStats] = field(default_factory=dict)
-
-    @property
-    def answered(self) -> int:
-        """Requests with an answer."""
-        return self.successes + sum(self.failures.values())
-
-    def record(
-        self, *, success: bool, latency_ms: float, cost_usd: float, tokens: int, error_code: ErrorCode | None
-    ) -> None:
-        """Count one answered request."""
-        if success:
-            self.successes += 1
-            self.latency.add(latency_ms)
-            self.latency_histogram.record(latency_ms)
-            self.cost.add(cost_usd)
-            self.tokens += tokens
-        else:
-            self.failures[(error_code or ErrorCode.MODEL_ERROR).value] += 1
-
-    def assign(self, key: str | None) -> None:
-        """Count one assignment (and its key)."""
-        self.assigned += 1
-        if key is not None and len(self.units) < _MAX_UNITS:
-            self.units.add(key)
-
-    def record_custom(self, metric: str, value: float) -> None:
-        """Count one business outcome reported later by the host."""
-        self.custom.setdefault(metric, RunningStats()).add(value)
-
-
-def _compare(metric: str, a: ArmStats, b: ArmStats, alpha: float) -> Comparison | None:
+def _compare_requests(metric: str, a: ArmStats, b: ArmStats, alpha: float) -> Comparison | None:
     if metric == "success_rate":
         return compare_rates(metric, a.successes, a.answered, b.successes, b.answered, alpha=alpha)
     if metric == "error_rate":
@@ -186,6 +80,11 @@ def _samples(metric: str, arm: ArmStats) -> int:
     return stats.n if stats else 0
 
 
+def sample_counts(spec: ABTestSpec, arms: Sequence[ArmStats]) -> list[int]:
+    """Each arm's observations of the success metric (answers, or outcomes for a custom metric)."""
+    return [_samples(spec.success_metric, arm) for arm in arms]
+
+
 def _arm_report(spec: ABTestSpec, index: int, arm: ArmStats) -> dict[str, object]:
     lat, cost = arm.latency.summary(), arm.cost.summary()
     return {
@@ -209,33 +108,118 @@ def _arm_report(spec: ABTestSpec, index: int, arm: ArmStats) -> dict[str, object
     }
 
 
-def analyze(spec: ABTestSpec, arms: Sequence[ArmStats], *, elapsed_s: float, ended: bool) -> dict[str, object]:
-    """The full analysis: per-arm figures, comparisons per metric, SRM, sample rule, winner.
-
-    `winner` is an arm label only when the success metric's difference is
-    significant (at alpha, Bonferroni-split over the non-control arms), every
-    arm has `min_samples`, and the split shows no sample-ratio mismatch;
-    otherwise None, and `reason` says why.
-    """
-    k = len(arms)
-    alpha = spec.alpha / (k - 1)
-    metrics = [*BUILTIN_METRICS, *sorted({m for arm in arms for m in arm.custom})]
-    comparisons: dict[str, list[dict[str, object]]] = {}
-    success: list[Comparison | None] = []
-    for metric in metrics:
-        rows = []
-        for i in range(1, k):
-            c = _compare(metric, arms[0], arms[i], alpha)
-            if c is not None:
-                rows.append({"arm": arm_label(i), **c.as_dict()})
-            if metric == spec.success_metric:
-                success.append(c)
-        comparisons[metric] = rows
+def _srm_p(spec: ABTestSpec, arms: Sequence[ArmStats]) -> tuple[str, float, float]:
     by_units = any(arm.units for arm in arms)
     srm = sample_ratio_mismatch([len(a.units) if by_units else a.assigned for a in arms], spec.weights)
+    return ("key" if by_units else "request"), srm.statistic, srm.p_value
+
+
+def _samples_now(spec: ABTestSpec, arms: Sequence[ArmStats]) -> list[ArmSample] | None:
+    """Each arm's sample of the success metric, once every arm has `min_samples` (else None)."""
+    if any(_samples(spec.success_metric, arm) < spec.min_samples for arm in arms):
+        return None
+    samples = [arm.sample(spec.success_metric) for arm in arms]
+    return [s for s in samples if s is not None] if all(s is not None for s in samples) else None
+
+
+def sequential_look(spec: ABTestSpec, arms: Sequence[ArmStats], state: SequentialState) -> SequentialState:
+    """The sequential tests after one more look at the success metric (unchanged before `min_samples`).
+
+    Looks run whether or not the sequential test decides (`spec.sequential`),
+    so the report always shows the always-valid figures beside the fixed ones.
+    """
+    samples = _samples_now(spec, arms)
+    if samples is None:
+        return state
+    k = len(arms)
+    return advance(
+        state,
+        samples[0],
+        samples[1:],
+        unit=unit_of(arms),
+        alpha=spec.alpha / (k - 1),
+        tau=spec.tau,
+        mde=spec.mde,
+        power=spec.power,
+    )
+
+
+def sequential_verdict(spec: ABTestSpec, arms: Sequence[ArmStats], state: SequentialState) -> Verdict:
+    """What the sequential tests say now; never a decision while the split shows a sample-ratio mismatch."""
+    if not state.tests:
+        have = ", ".join(f"{arm_label(i)} has {_samples(spec.success_metric, a)}" for i, a in enumerate(arms))
+        reason = f"not enough samples for {spec.success_metric}: {have} of {spec.min_samples} needed per arm"
+        return Verdict("running", None, f"{reason} before the sequential test's first look", (), ())
+    verdict = judge(
+        state,
+        alpha=spec.alpha,
+        lower_is_better=spec.lower_is_better(spec.success_metric),
+        mde=spec.mde,
+        metric=spec.success_metric,
+    )
+    _, _, srm_p = _srm_p(spec, arms)
+    if verdict.status != "running" and srm_p < SRM_ALPHA:
+        reason = f"sample ratio mismatch (p={srm_p:.2g}): the split is off, no decision is trusted"
+        return replace(verdict, status="running", winner=None, reason=reason)
+    return verdict
+
+
+def _comparisons(
+    spec: ABTestSpec, arms: Sequence[ArmStats], unit: str
+) -> tuple[dict[str, list[dict[str, object]]], list[Comparison | None]]:
+    """Fixed-horizon rows per metric (Holm-adjusted across arms) and the success metric's comparisons."""
+    k = len(arms)
+    metrics = [*BUILTIN_METRICS, *sorted({m for arm in arms for m in arm.custom})]
+    comparisons: dict[str, list[dict[str, object]]] = {}
+    success: list[Comparison | None] = [None] * (k - 1)
+    for metric in metrics:
+        found = [(i, _compare(metric, arms[0], arms[i], spec.alpha / (k - 1), unit)) for i in range(1, k)]
+        present = [(i, c) for i, c in found if c is not None]
+        adjusted = holm([c.p_value for _, c in present], spec.alpha)
+        rows = []
+        for j, (i, c) in enumerate(present):
+            held = replace(c, significant=adjusted.rejected[j] and c.n_a > 0 and c.n_b > 0)
+            rows.append({"arm": arm_label(i), **held.as_dict(), "p_value_holm": adjusted.adjusted[j]})
+            if metric == spec.success_metric:
+                success[i - 1] = held
+        comparisons[metric] = rows
+    return comparisons, success
+
+
+def analyze(
+    spec: ABTestSpec,
+    arms: Sequence[ArmStats],
+    *,
+    elapsed_s: float,
+    ended: bool,
+    sequential: SequentialState | None = None,
+    covariates: Mapping[str, float] | None = None,
+    decisions: Sequence[Mapping[str, object]] = (),
+) -> dict[str, object]:
+    """The full analysis: per-arm figures, comparisons per metric, SRM, sample rule, winner.
+
+    The fixed-horizon `winner` is an arm label only when the success metric's
+    difference is significant (Holm's step-down at alpha over the non-control
+    arms), every arm has `min_samples`, and the split shows no sample-ratio
+    mismatch. With `spec.sequential` the always-valid test decides instead
+    (`decided_by`), from `sequential` (the state the actor carries; a fresh
+    look when None). With sticky keys the unit is the key and every
+    comparison uses delta-method variances over units. Otherwise None, and
+    `reason` says why.
+    """
+    unit = unit_of(arms)
+    comparisons, success = _comparisons(spec, arms, unit)
+    srm_unit, srm_stat, srm_p = _srm_p(spec, arms)
     counts = [_samples(spec.success_metric, arm) for arm in arms]
     enough = all(n >= spec.min_samples for n in counts)
-    winner, reason = _winner(spec, success, counts, enough, srm.p_value)
+    fixed_winner, fixed_reason = _winner(spec, success, counts, enough, srm_p)
+    state = sequential if sequential is not None else sequential_look(spec, arms, SequentialState())
+    verdict = sequential_verdict(spec, arms, state)
+    winner, reason = (
+        (arm_label(verdict.winner) if verdict.winner is not None else None, verdict.reason)
+        if spec.sequential
+        else (fixed_winner, fixed_reason)
+    )
     return {
         "test_id": spec.test_id,
         "success_metric": spec.success_metric,
@@ -243,10 +227,10 @@ def analyze(spec: ABTestSpec, arms: Sequence[ArmStats], *, elapsed_s: float, end
         "arms": [_arm_report(spec, i, arm) for i, arm in enumerate(arms)],
         "comparisons": comparisons,
         "sample_ratio_mismatch": {
-            "unit": "key" if by_units else "request",
-            "statistic": srm.statistic,
-            "p_value": srm.p_value,
-            "mismatch": srm.p_value < SRM_ALPHA,
+            "unit": srm_unit,
+            "statistic": srm_stat,
+            "p_value": srm_p,
+            "mismatch": srm_p < SRM_ALPHA,
         },
         "min_samples": spec.min_samples,
         "enough_samples": enough,
@@ -254,6 +238,11 @@ def analyze(spec: ABTestSpec, arms: Sequence[ArmStats], *, elapsed_s: float, end
         "reason": reason,
         "elapsed_s": elapsed_s,
         "ended": ended,
+        "decided_by": "sequential" if spec.sequential else "fixed_horizon",
+        "unit": unit,
+        "fixed_horizon": {"winner": fixed_winner, "reason": fixed_reason},
+        **report_sections(spec, arms, unit, state, verdict, covariates or {}),
+        "decisions": [dict(d) for d in decisions],
     }
 
 

@@ -35,7 +35,15 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
-__all__ = ["SequentialResult", "SequentialTest", "msprt_means", "msprt_rates", "tau_for_horizon", "tau_from_mde"]
+__all__ = [
+    "SequentialResult",
+    "SequentialTest",
+    "msprt_difference",
+    "msprt_means",
+    "msprt_rates",
+    "tau_for_horizon",
+    "tau_from_mde",
+]
 
 _NORMAL = NormalDist()
 
@@ -151,6 +159,23 @@ def _msprt(difference: float, variance: float, tau: float, alpha: float) -> Sequ
     p = min(1.0, math.exp(-log_lr))
     half = math.sqrt(variance * (variance + t2) / t2 * (math.log1p(t2 / variance) + 2.0 * math.log(1.0 / alpha)))
     return SequentialResult(difference, variance, lr, p, difference - half, difference + half, alpha, tau)
+
+
+def msprt_difference(difference: float, variance: float, *, tau: float, alpha: float = 0.05) -> SequentialResult:
+    """The mixture SPRT and confidence sequence of B - A from an estimate and its variance, at one look.
+
+    For estimates whose variance comes from elsewhere: the delta method over
+    units (`variance.compare_ratios`), say, when one user sends many requests.
+    A variance of inf means no information yet (Λ = 1).
+
+    Raises:
+        ValueError: on a tau that is not > 0, an alpha outside (0, 1), or a negative or NaN variance.
+    """
+    _check(tau, alpha)
+    if math.isnan(variance) or variance < 0 or not math.isfinite(difference):
+        msg = f"need a finite difference and a variance >= 0 (got {difference!r} and {variance!r})"
+        raise ValueError(msg)
+    return _msprt(difference, variance, tau, alpha)
 
 
 def msprt_means(

@@ -1,83 +1,207 @@
-"""ABTestActor: weighted (sticky) split across versions, per-arm statistics, the analysis."""
+"""ABTestActor: weighted (sticky) split across versions, per-arm statistics, sequential looks, auto-conclusion."""
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from actorserve.actors.base import handles
 from actorserve.actors.experiments.base import (
     ExperimentActor,
     ExperimentDeps,
     ObservedReply,
+    RecordCovariate,
     RecordOutcome,
     ServeExperiment,
 )
-from actorserve.domain.abtest import ABTestSpec, ArmStats, analyze, assign
+from actorserve.actors.messages import safe_tell
+from actorserve.domain.abstats import SequentialState, Verdict, may_decide
+from actorserve.domain.abtest import (
+    ABTestSpec,
+    ArmStats,
+    analyze,
+    arm_label,
+    assign,
+    sample_counts,
+    sequential_look,
+    sequential_verdict,
+)
 from actorserve.domain.entities import ModelResponse
 
-__all__ = ["ABTestActor"]
+if TYPE_CHECKING:
+    import pykka
+
+__all__ = ["ABTestActor", "Promote"]
+
+log = logging.getLogger(__name__)
 
 _REMEMBERED_REQUESTS = 100_000
 """How many request ids are kept for `record_outcome` (oldest forgotten first)."""
+
+Promote = Callable[[str, str], tuple[str, "pykka.ActorRef[Any]"]]
+"""Starts a canary of a winner (2nd argument) over the control (1st); returns its id and ref.
+
+Called on the A/B test's thread: it must only spawn (never wait on an actor).
+"""
 
 
 class ABTestActor(ExperimentActor):
     """Splits traffic across the arms and keeps each arm's statistics (experiment thread).
 
     A request with a key always lands on the same arm (hash of test id and
-    key, so it survives restarts). After `duration_s` the test stops
-    assigning (traffic goes to the control) and its results freeze.
+    key, so it survives restarts). Every answer (and outcome) is a look of
+    the always-valid sequential test on the success metric. The test ends,
+    stops assigning (traffic goes to the control) and freezes its results
+    after `duration_s`, or, with `conclude="stop"` or `"promote"`, as soon as
+    the sequential test decides; with `"promote"` a canary of the winner over
+    the control then takes the test's traffic. Every decision is kept with
+    its numbers.
     """
 
     kind = "ab_test"
 
-    def __init__(self, *, spec: ABTestSpec, deps: ExperimentDeps, models: dict[str, str], seed: int | None) -> None:
+    def __init__(
+        self,
+        *,
+        spec: ABTestSpec,
+        deps: ExperimentDeps,
+        models: dict[str, str],
+        seed: int | None,
+        promote: Promote | None = None,
+    ) -> None:
         super().__init__(experiment_id=spec.test_id, deps=deps, models=models)
         self._spec = spec
         self._arms = [ArmStats() for _ in spec.arms]
         self._rng = random.Random(seed)
-        self._requests: OrderedDict[str, int] = OrderedDict()
+        self._requests: OrderedDict[str, tuple[int, str | None]] = OrderedDict()
+        self._sequential = SequentialState()
+        self._covariates: dict[str, float] = dict(spec.covariates)
+        self._decisions: list[dict[str, object]] = []
+        self._concluded = False
+        self._promote = promote
+        self._after: str = spec.arms[0]  # where traffic goes once the test has ended
+        self._canary: pykka.ActorRef[Any] | None = None
 
     def _ended(self) -> bool:
         d = self._spec.duration_s
-        return self._stopped or (d is not None and self._deps.clock.monotonic() - self._started >= d)
+        return self._stopped or self._concluded or (d is not None and self._deps.clock.monotonic() - self._started >= d)
 
     def serve(self, m: ServeExperiment) -> None:
         """Assign an arm, remember it for outcomes, forward with an observing reply."""
         if self._ended():
-            self.forward(m.request, self._spec.arms[0], m.reply, m.started_at, m.timeout_ms)
+            if self._canary is not None and safe_tell(self._canary, m):
+                return
+            self.forward(m.request, self._after, m.reply, m.started_at, m.timeout_ms)
             return
         arm = assign(self._spec, m.key, self._rng.random())
         self._arms[arm].assign(m.key)
-        self._requests[m.request.request_id] = arm
+        self._requests[m.request.request_id] = (arm, m.key)
         if len(self._requests) > _REMEMBERED_REQUESTS:
             self._requests.popitem(last=False)
-        reply = ObservedReply(self.actor_ref, arm, m.reply)
+        reply = ObservedReply(self.actor_ref, (arm, m.key), m.reply)
         self.forward(m.request, self._spec.arms[arm], reply, m.started_at, m.timeout_ms)
 
     def observe(self, tag: object, response: ModelResponse) -> None:
-        """Count the answer for its arm (unless the test has ended)."""
-        if self._ended() or not isinstance(tag, int):
+        """Count the answer for its arm and unit (unless the test has ended), then look."""
+        if self._ended() or not isinstance(tag, tuple):
             return
-        self._arms[tag].record(
+        arm, key = tag
+        self._arms[arm].record(
             success=response.success,
             latency_ms=response.latency_ms,
             cost_usd=response.cost_usd,
             tokens=response.tokens_used,
             error_code=response.error_code,
+            key=key,
         )
+        self._look()
 
     @handles(RecordOutcome)
     def _record_outcome(self, m: RecordOutcome) -> None:
-        arm = self._requests.get(m.request_id)
-        if arm is None or self._ended():
+        entry = self._requests.get(m.request_id)
+        if entry is None or self._ended():
             m.reply.set(False)
             return
-        self._arms[arm].record_custom(m.metric, m.value)
+        arm, key = entry
+        self._arms[arm].record_custom(m.metric, m.value, key)
+        m.reply.set(True)
+        if m.metric == self._spec.success_metric:
+            self._look()
+
+    @handles(RecordCovariate)
+    def _record_covariate(self, m: RecordCovariate) -> None:
+        if self._ended():
+            m.reply.set(False)
+            return
+        self._covariates[m.key] = m.value
         m.reply.set(True)
 
+    # --- sequential looks and the decision ------------------------------------
+
+    def _look(self) -> None:
+        self._sequential = sequential_look(self._spec, self._arms, self._sequential)
+        if not self._spec.sequential or not may_decide(self._sequential, alpha=self._spec.alpha, mde=self._spec.mde):
+            return
+        verdict = sequential_verdict(self._spec, self._arms, self._sequential)
+        if verdict.status == "running" or (self._decisions and self._spec.conclude == "never"):
+            return  # report-only tests record their first decision and run on
+        self._decide(verdict)
+
+    def _decide(self, verdict: Verdict) -> None:
+        spec, state = self._spec, self._sequential
+        action = {"never": "none", "stop": "stop", "promote": "promote"}[spec.conclude]
+        decision: dict[str, object] = {
+            "at": self._deps.clock.now().isoformat(),
+            "elapsed_s": self._deps.clock.monotonic() - self._started,
+            "outcome": verdict.status,
+            "winner": arm_label(verdict.winner) if verdict.winner is not None else None,
+            "reason": verdict.reason,
+            "action": action,
+            "n_per_arm": sample_counts(spec, self._arms),
+            "units_per_arm": [arm.ledger.ratio(spec.success_metric).units for arm in self._arms],
+            "looks": state.tests[0].looks,
+            "p_values": [t.p_value for t in state.tests],
+            "p_values_holm": list(verdict.adjusted),
+            "confidence_sequences": [[t.lower, t.upper] for t in state.tests],
+            "differences": [r.difference for r in state.last],
+            "tau": [t.tau for t in state.tests],
+        }
+        self._decisions.append(decision)
+        log.info("A/B test %s: %s (%s): %s", self.experiment_id, verdict.status, action, verdict.reason)
+        if action == "none":
+            return
+        self._concluded = True
+        if action == "promote" and verdict.winner:
+            self._start_promotion(decision, spec.arms[verdict.winner])
+
+    def _start_promotion(self, decision: dict[str, object], winner: str) -> None:
+        control = self._spec.arms[0]
+        self._after = winner
+        if self._promote is None:
+            decision["promotion"] = {"error": "no canary machinery given"}
+            return
+        try:
+            canary_id, self._canary = self._promote(control, winner)
+        except Exception as exc:  # noqa: BLE001 - a refused canary (runtime stopping, id taken) is recorded
+            decision["promotion"] = {"error": f"{type(exc).__name__}: {exc}", "candidate": winner}
+            log.warning("A/B test %s: promoting %s failed: %s", self.experiment_id, winner, exc)
+            return
+        decision["promotion"] = {"canary_id": canary_id, "baseline": control, "candidate": winner}
+
     def report(self) -> dict[str, object]:
-        """The analysis of domain.abtest plus the split."""
+        """The analysis of domain.abtest plus the split, the decisions and any promotion."""
         elapsed = self._deps.clock.monotonic() - self._started
-        return analyze(self._spec, self._arms, elapsed_s=elapsed, ended=self._ended())
+        report = analyze(
+            self._spec,
+            self._arms,
+            elapsed_s=elapsed,
+            ended=self._ended(),
+            sequential=self._sequential,
+            covariates=self._covariates,
+            decisions=self._decisions,
+        )
+        concluded = next((d for d in self._decisions if d["action"] != "none"), None)
+        return {**report, "concluded": concluded is not None, "conclusion": concluded}

@@ -16,6 +16,7 @@ from actorserve.actors.experiments.base import (
     Analyze,
     ExperimentActor,
     ExperimentDeps,
+    RecordCovariate,
     RecordOutcome,
     Settle,
     StopExperiment,
@@ -29,7 +30,8 @@ from actorserve.domain.entities import ModelResponse
 from actorserve.domain.errors import ConfigError
 
 if TYPE_CHECKING:
-    from actorserve.actors.runtime import ServingRuntime
+    from actorserve.actors.control import ControlPlane
+    from actorserve.actors.request_path import RequestPath
 
 __all__ = ["Experiments"]
 
@@ -45,8 +47,9 @@ class Experiments:
     experiment outlives the runtime.
     """
 
-    def __init__(self, runtime: ServingRuntime, deps: ExperimentDeps, seed: int | None) -> None:
-        self._runtime = runtime
+    def __init__(self, control: ControlPlane, path: RequestPath, deps: ExperimentDeps, seed: int | None) -> None:
+        self._control = control
+        self._path = path
         self._deps = deps
         self._seed = seed
         self._lock = threading.Lock()
@@ -57,7 +60,7 @@ class Experiments:
     # --- starting ------------------------------------------------------------
 
     def _check_open(self) -> None:
-        if self._closed or self._runtime.closed or self._runtime.stopped:
+        if self._closed or self._path.closed or self._control.stopped:
             msg = "the runtime is stopped"
             raise RuntimeError(msg)
 
@@ -65,7 +68,7 @@ class Experiments:
         self._check_open()
         models: dict[str, str] = {}
         for vid in version_ids:
-            version = self._runtime.get_version(vid) if isinstance(vid, str) else None
+            version = self._control.get_version(vid) if isinstance(vid, str) else None
             if version is None:
                 self._check_open()  # stopping unregisters every version: say why, not "not registered"
                 raise ConfigError(f"{field}: version {vid!r} is not registered", field=field)
@@ -110,8 +113,23 @@ class Experiments:
         duration_s: float | None = None,
         higher_is_better: bool = True,
         test_id: str | None = None,
+        sequential: bool = True,
+        tau: float | None = None,
+        mde: float | None = None,
+        power: float = 0.8,
+        conclude: str = "never",
+        covariates: Mapping[str, float] | None = None,
     ) -> str:
-        """Split traffic across `arms` (version ids; the first is the control). Returns the test id."""
+        """Split traffic across `arms` (version ids; the first is the control). Returns the test id.
+
+        `sequential`: the always-valid test decides (False: the fixed-horizon
+        one; both are reported). `tau`: its mixing width in the metric's
+        units; when None, from `mde` (the absolute minimum detectable effect,
+        planned with `power`), else tuned at the first look. `conclude`:
+        "never", "stop" (end the test once the sequential test decides) or
+        "promote" (stop, then a canary of the winner over the control takes the
+        test's traffic). `covariates`: pre-period value per key, for CUPED.
+        """
         test_id = self._new_id(test_id, "test_id")
         spec = ab_test_spec(
             test_id,
@@ -122,9 +140,35 @@ class Experiments:
             min_samples=min_samples,
             duration_s=duration_s,
             higher_is_better=higher_is_better,
+            sequential=sequential,
+            tau=tau,
+            mde=mde,
+            power=power,
+            conclude=conclude,
+            covariates=covariates,
         )
         models = self._models(spec.arms, "arms")
-        return self._start(test_id, ABTestActor, spec=spec, models=models, seed=self._seed_for(test_id))
+
+        def promote(baseline: str, winner: str) -> tuple[str, pykka.ActorRef[Any]]:
+            # Runs on the A/B test's thread once it concludes: it only spawns the canary.
+            canary_id = f"{test_id}-promote"
+            self._start(
+                canary_id,
+                CanaryActor,
+                canary_id=canary_id,
+                spec=canary_spec(baseline, winner),
+                models={vid: models[vid] for vid in (baseline, winner)},
+                seed=self._seed_for(canary_id),
+                auto_unload=True,
+            )
+            ref = self._ref(canary_id)
+            if ref is None:
+                msg = f"canary {canary_id} stopped before it was handed the traffic"
+                raise RuntimeError(msg)
+            return canary_id, ref
+
+        seed = self._seed_for(test_id)
+        return self._start(test_id, ABTestActor, spec=spec, models=models, seed=seed, promote=promote)
 
     def start_shadow(
         self,
@@ -250,9 +294,7 @@ class Experiments:
         key: str | None = None,
     ) -> ModelResponse:
         """Serve one request under the experiment; NOT_FOUND if unknown (never raises for model errors)."""
-        return self._runtime._serve_via(
-            self._ref(experiment_id), experiment_id, input_data, parameters, timeout_ms, key
-        )
+        return self._path.serve_at(self._ref(experiment_id), experiment_id, input_data, parameters, timeout_ms, key)
 
     async def aserve(
         self,
@@ -265,7 +307,7 @@ class Experiments:
     ) -> ModelResponse:
         """`serve` for asyncio callers."""
         ref = self._ref(experiment_id)
-        return await self._runtime._aserve_via(ref, experiment_id, input_data, parameters, timeout_ms, key)
+        return await self._path.aserve_at(ref, experiment_id, input_data, parameters, timeout_ms, key)
 
     def record_outcome(self, test_id: str, request_id: str, value: float, *, metric: str = "conversion") -> bool:
         """Report a business outcome (a conversion, a rating, revenue) for a request an A/B test served.
@@ -283,7 +325,25 @@ class Experiments:
         if ref is None or self.kind(test_id) != "ab_test":
             return False
         reply: SyncReply[bool] = SyncReply()
-        return self._runtime._call(ref, RecordOutcome(request_id, metric, float(value), reply), reply, "record_outcome")
+        return self._control.call(ref, RecordOutcome(request_id, metric, float(value), reply), reply, "record_outcome")
+
+    def record_covariate(self, test_id: str, key: str, value: float) -> bool:
+        """Give the pre-period covariate of sticky key `key` (its last month's conversions, say) for CUPED.
+
+        Returns False when the test is unknown or has ended.
+
+        Raises:
+            ValueError: when `value` is not a finite number or `key` is not a non-empty string.
+        """
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise ConfigError(f"value: must be a finite number (got {value!r})", field="value")
+        if not isinstance(key, str) or not key:
+            raise ConfigError(f"key: must be a non-empty string (got {key!r})", field="key")
+        ref = self._ref(test_id)
+        if ref is None or self.kind(test_id) != "ab_test":
+            return False
+        reply: SyncReply[bool] = SyncReply()
+        return self._runtime._call(ref, RecordCovariate(key, float(value), reply), reply, "record_covariate")
 
     # --- reports and stopping --------------------------------------------------
 
@@ -295,7 +355,7 @@ class Experiments:
                 return self._final.get(experiment_id) if isinstance(experiment_id, str) else None
         reply: SyncReply[dict[str, object]] = SyncReply()
         try:
-            return self._runtime._call(ref, Analyze(reply), reply, "report")
+            return self._control.call(ref, Analyze(reply), reply, "report")
         except RuntimeError:
             with self._lock:
                 return self._final.get(experiment_id)
@@ -323,7 +383,7 @@ class Experiments:
             return None
         reply: SyncReply[dict[str, object]] = SyncReply()
         try:
-            final = self._runtime._call(entry[1], StopExperiment(reply), reply, "stop")
+            final = self._control.call(entry[1], StopExperiment(reply), reply, "stop")
         except (RuntimeError, TimeoutError):
             entry[1].stop(block=False)
             final = {"experiment_id": experiment_id, "kind": entry[0], "stopped": True}

@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from actorserve.actors.base import ServingActor, UnexpectedMessageError, describe_exception, handles
+from actorserve.actors.failures import failed_response
 from actorserve.actors.messages import Route, safe_tell
 from actorserve.actors.reply import Reply
-from actorserve.actors.requests import failed_response
 from actorserve.actors.tracking import ThreadTracker
 from actorserve.domain.entities import ModelRequest, ModelResponse
 from actorserve.domain.enums import ErrorCode
@@ -25,6 +25,7 @@ __all__ = [
     "ExperimentDeps",
     "Observed",
     "ObservedReply",
+    "RecordCovariate",
     "RecordOutcome",
     "ServeExperiment",
     "Settle",
@@ -96,6 +97,15 @@ class RecordOutcome:
 
     request_id: str
     metric: str
+    value: float
+    reply: Reply[bool]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCovariate:
+    """Host → A/B test: the pre-period covariate of `key` (for CUPED); replies False if the test has ended."""
+
+    key: str
     value: float
     reply: Reply[bool]
 
@@ -248,6 +258,10 @@ class ExperimentActor(ServingActor):
 
     @handles(RecordOutcome)
     def _on_record_outcome(self, m: RecordOutcome) -> None:
+        m.reply.set(False)
+
+    @handles(RecordCovariate)
+    def _on_record_covariate(self, m: RecordCovariate) -> None:
         m.reply.set(False)
 
     @handles(StopExperiment)

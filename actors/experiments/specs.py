@@ -52,9 +52,17 @@ def ab_test_spec(
     min_samples: int = 100,
     duration_s: float | None = None,
     higher_is_better: bool = True,
+    sequential: bool = True,
+    tau: float | None = None,
+    mde: float | None = None,
+    power: float = 0.8,
+    conclude: str = "never",
+    covariates: Mapping[str, float] | None = None,
 ) -> ABTestSpec:
-    """The A/B(/n) spec of `start_ab_test` (equal weights when none are given)."""
+    """The A/B(/n) spec of `start_ab_test` (equal weights when none are given; no covariates when None)."""
     arm_ids = _ids("arms", arms)
+    if covariates is not None and not isinstance(covariates, Mapping):
+        raise ConfigError(f"covariates: must map keys to numbers (got {covariates!r})", field="covariates")
     return ABTestSpec(
         test_id=test_id,
         arms=arm_ids,
@@ -64,6 +72,12 @@ def ab_test_spec(
         min_samples=min_samples,
         duration_s=duration_s,
         higher_is_better=higher_is_better,
+        sequential=sequential,
+        tau=_number("tau", tau) if tau is not None else None,
+        mde=_number("mde", mde) if mde is not None else None,
+        power=_number("power", power),
+        conclude=conclude,
+        covariates=dict(covariates) if covariates is not None else {},
     )
 
 

@@ -7,6 +7,7 @@ Requests carry their reply object; upward events are plain `tell`s.
 - `events`: version → router and registry.
 - `routing`: router control.
 - `registry`: registry conversations.
+- `state`: the state actor (durable writes, statistics written behind).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from actorserve.actors.messages.registry import (
 )
 from actorserve.actors.messages.requests import Done, Infer, Route, RunBatch, Work
 from actorserve.actors.messages.routing import SetRouting, Unroute, VersionAdded
+from actorserve.actors.messages.state import Count, FlushState, Persist, StateStatus, Write
 from actorserve.actors.messages.version import (
     CheckHealth,
     Drain,
@@ -42,9 +44,11 @@ from actorserve.actors.messages.version import (
 
 __all__ = [
     "CheckHealth",
+    "Count",
     "Done",
     "Drain",
     "Ended",
+    "FlushState",
     "GetMetrics",
     "Health",
     "HealthChecked",
@@ -54,12 +58,14 @@ __all__ = [
     "LoadFailed",
     "Loaded",
     "Lookup",
+    "Persist",
     "Register",
     "RestartVersion",
     "Route",
     "RunBatch",
     "SetRouting",
     "Shutdown",
+    "StateStatus",
     "StatusChanged",
     "TimerFired",
     "Unload",
@@ -70,6 +76,7 @@ __all__ = [
     "WaitReady",
     "Work",
     "WorkerCrashed",
+    "Write",
     "safe_tell",
 ]
 

@@ -29,12 +29,12 @@ from actorserve.actors.messages import (
 )
 from actorserve.actors.scheduler import Scheduler
 from actorserve.actors.status import ShownStatus
+from actorserve.actors.timers import Timers
 from actorserve.actors.tracking import ThreadTracker
 from actorserve.actors.version.core import VersionCore
 from actorserve.actors.version.effects import NOTHING, Effects
 from actorserve.actors.version.ledger import VersionLedger
 from actorserve.actors.version.replicas import WorkerFactory, Workers
-from actorserve.actors.version.timers import Timers
 from actorserve.domain.entities import ModelMetrics, ModelVersion
 from actorserve.domain.enums import ModelStatus
 from actorserve.domain.lifecycle import LifecycleEvent

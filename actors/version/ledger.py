@@ -13,9 +13,9 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from actorserve.actors.failures import failed_response
 from actorserve.actors.keys import VersionKey
 from actorserve.actors.messages import VersionStats, Work, safe_tell
-from actorserve.actors.requests import failed_response
 from actorserve.domain.entities import ModelMetrics, ModelResponse, ModelVersion
 from actorserve.domain.enums import ErrorCode, ModelStatus
 from actorserve.domain.metrics import Ewma, MetricsRecorder, Outcome
@@ -69,7 +69,7 @@ class VersionLedger:
 
     # --- answers the version gives itself ------------------------------------------
 
-    def failure(self, request_id: str, started_at: float, code: ErrorCode, error: str) -> ModelResponse:
+    def failed_response(self, request_id: str, started_at: float, code: ErrorCode, error: str) -> ModelResponse:
         """A failed response from this version."""
         v = self._version
         return failed_response(
@@ -92,7 +92,7 @@ class VersionLedger:
         """
         code, error, count_answered = answer.code, answer.error, answer.count_answered
         for work in answer.works:
-            response = self.failure(work.request.request_id, work.started_at, code, error)
+            response = self.failed_response(work.request.request_id, work.started_at, code, error)
             if work.reply.set(response):
                 self.record((Outcome(response.request_id, False, response.latency_ms, code),))
             elif count_answered:

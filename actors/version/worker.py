@@ -26,6 +26,7 @@ from actorserve.domain.enums import ErrorCode
 from actorserve.domain.errors import InvocationError
 from actorserve.domain.metrics import Outcome
 from actorserve.domain.ports import Clock, CostCalculator, InvocationResult, ModelHandle, ModelInvoker
+from actorserve.domain.records import missing_secrets_error
 from actorserve.domain.results import checked_result
 
 if TYPE_CHECKING:
@@ -76,6 +77,11 @@ class WorkerActor(ServingActor):
         """Load the model (worker thread)."""
         self._tracker.add_current()
         started = self._clock.monotonic()
+        missing = missing_secrets_error(self._version)  # restored from the state store without its secret
+        if missing is not None:
+            safe_tell(self._parent, LoadFailed(self._replica, missing))
+            self.stop()
+            return
         try:
             self._handle = self._invoker.load(self._version)
         except BaseException as exc:  # noqa: BLE001 - fenced: see class docstring

@@ -20,7 +20,7 @@ class Crash:
 
 
 def version_ref(rt: ServingRuntime, vid: str) -> pykka.ActorRef[Any]:
-    found = rt._lookup(vid)
+    found = rt._control.lookup(vid)
     assert found is not None and found[1] is not None
     return found[1]
 

@@ -59,6 +59,31 @@ REFUSED = [
         id="ab-arm-not-a-string",
     ),
     pytest.param(
+        experiment("ab_test", 'arms = ["a", "b"]\ntau = 0'),
+        "experiments[0].tau: must be a finite number > 0 or None (got 0.0)",
+        id="ab-tau-zero",
+    ),
+    pytest.param(
+        experiment("ab_test", 'arms = ["a", "b"]\nsuccess_metric = "error_rate"\nmde = 1.5'),
+        "experiments[0].mde: must be between 0 and 1 (exclusive) for a rate (got 1.5)",
+        id="ab-mde-out-of-range",
+    ),
+    pytest.param(
+        experiment("ab_test", 'arms = ["a", "b"]\nconclude = "maybe"'),
+        "experiments[0].conclude: must be one of never, stop, promote (got 'maybe')",
+        id="ab-conclude-unknown",
+    ),
+    pytest.param(
+        experiment("ab_test", 'arms = ["a", "b"]\nconclude = "stop"\nsequential = false'),
+        "experiments[0].conclude: auto-conclusion needs sequential=True",
+        id="ab-conclude-without-sequential",
+    ),
+    pytest.param(
+        experiment("ab_test", 'arms = ["a", "b"]\ncovariates = { u1 = "high" }'),
+        "experiments[0].covariates: 'u1' must map to a finite number (got 'high')",
+        id="ab-covariate-not-a-number",
+    ),
+    pytest.param(
         experiment("ensemble", 'members = ["a", "b"]\nmin_agreements = 5'),
         "experiments[0].min_agreements: must be between 1 and the member count 2 (got 5)",
         id="ensemble-quorum-too-large",

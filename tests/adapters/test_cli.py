@@ -238,3 +238,27 @@ def test_the_iris_builder_writes_a_model_the_onnx_invoker_serves(tmp_path: Path)
     handle = inv.load(make_version(framework="onnx", parameters={"model_path": str(target)}))
     result = inv.invoke(handle, ModelRequest("r", "iris", "v1", {"X": [[5.1, 3.5, 1.4, 0.2]]}), 5.0)
     assert result.output["label"] == [0]  # type: ignore[index]
+
+
+def test_a_state_table_keeps_the_versions_for_the_next_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write(tmp_path, SMALL + '\n[state]\nurl = "sqlite:///run-state.db"\nflush_interval_s = 0.5\n')
+    assert load_config(config).state is not None
+    assert main(["run", str(config), "--no-progress"]) == 0
+    assert (tmp_path / "run-state.db").exists()  # relative to the config file's folder
+    assert main(["run", str(config), "--no-progress"]) == 0  # the restored versions are the declared ones
+    assert "60 requests" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("table", "field"),
+    [
+        ('url = "state.db"', "state.url"),
+        ('url = "sqlite:///x.db"\nflush_interval_s = 0', "state.flush_interval_s"),
+        ('url = "sqlite:///x.db"\nwhere = 1', "state.where"),
+        ("namespace = 'x'", "state.url"),
+    ],
+)
+def test_a_bad_state_table_is_named(tmp_path: Path, table: str, field: str, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write(tmp_path, SMALL + f"\n[state]\n{table}\n")
+    assert main(["check", str(config)]) == 2
+    assert field in capsys.readouterr().err

@@ -126,3 +126,17 @@ def test_a_taken_port_leaves_no_exporter_attached_and_a_stopped_runtime_refuses(
         rt.stop()
     with pytest.raises(RuntimeError, match="stopped"):
         rt.serve_metrics(0)
+
+
+def test_state_store_flushes_show_as_pending_duration_and_errors() -> None:
+    exporter = PrometheusExporter()
+    exporter.state_flushed("redis", 0.004, 0, True)
+    exporter.state_flushed("redis", 0.0, 12, False)
+    samples = {}
+    for family in text_string_to_metric_families(exporter.text()):
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    backend = (("backend", "redis"),)
+    assert samples[("actorserve_state_pending_events", backend)] == 12
+    assert samples[("actorserve_state_flush_duration_seconds_count", backend)] == 1
+    assert samples[("actorserve_state_errors_total", backend)] == 1

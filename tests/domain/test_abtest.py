@@ -32,7 +32,7 @@ def simulate(s: ABTestSpec, error_rates: tuple[float, ...], n_per_arm: int, rng:
 
 
 def test_aa_tests_have_the_promised_false_positive_rate() -> None:
-    s = spec(success_metric="error_rate", min_samples=500)
+    s = spec(success_metric="error_rate", min_samples=500, sequential=False)  # the fixed-horizon test decides
     rng = random.Random(20261127)
     winners = [analyze(s, simulate(s, (0.1, 0.1), 1000, rng), elapsed_s=1, ended=False)["winner"] for _ in range(200)]
     false_positive = sum(w is not None for w in winners) / len(winners)
@@ -40,7 +40,7 @@ def test_aa_tests_have_the_promised_false_positive_rate() -> None:
 
 
 def test_a_5_vs_15_percent_error_rate_difference_is_found_in_95_percent_of_seeds() -> None:
-    s = spec(success_metric="error_rate", min_samples=1000)
+    s = spec(success_metric="error_rate", min_samples=1000, sequential=False)
     found = 0
     for seed in range(100):
         result = analyze(s, simulate(s, (0.15, 0.05), 2000, random.Random(seed)), elapsed_s=1, ended=False)

@@ -1,0 +1,168 @@
+"""StateActor: the only writer to the state store (DESIGN §7).
+
+Control-plane writes (`Persist`) are applied at once and answered when
+durable, so the host call that sent them returns only then. Statistics
+(`Count`) are merged into a bounded `WriteBehind` buffer and written every
+`flush_interval_s` and at stop (`FlushState`). A store that fails leaves
+the buffer in place (bounded; drops counted), marks the state unhealthy
+with its error, and the next flush tries again. Nothing on the request path
+waits for this actor: experiments only `tell` it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from actorserve.actors.base import ServingActor, describe_exception, handles
+from actorserve.actors.messages import Count, FlushState, Persist, StateStatus, TimerFired
+from actorserve.actors.scheduler import Scheduler
+from actorserve.actors.sinks import SinkFanout
+from actorserve.actors.timers import Timers
+from actorserve.actors.tracking import ThreadTracker
+from actorserve.domain.ports import Clock, StateStore
+from actorserve.domain.write_behind import WriteBehind
+
+__all__ = ["FLUSH_SLOT", "StateActor"]
+
+log = logging.getLogger(__name__)
+
+FLUSH_SLOT = "state-flush"
+"""The timer slot of the periodic flush."""
+
+
+class StateActor(ServingActor):
+    """Owns the runtime's `StateStore` connection; runs on its own thread.
+
+    Args:
+        store: the open store (closed by the runtime after this actor stopped).
+        backend: the store's scheme, for health and metrics (`sqlite`, `redis`, ...).
+        clock: the runtime's clock.
+        scheduler: the runtime's timer thread.
+        tracker: joins this actor's thread at stop.
+        sink: receives `state_flushed` events (Prometheus' state metrics).
+        flush_interval_s: how often buffered statistics are written.
+        max_pending_targets: the most distinct counter sets buffered while the store is down.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: StateStore,
+        backend: str,
+        clock: Clock,
+        scheduler: Scheduler,
+        tracker: ThreadTracker,
+        sink: SinkFanout,
+        flush_interval_s: float,
+        max_pending_targets: int = 100_000,
+    ) -> None:
+        super().__init__()
+        self._store = store
+        self._backend = backend
+        self._clock = clock
+        self._scheduler = scheduler
+        self._tracker = tracker
+        self._sink = sink
+        self._interval = flush_interval_s
+        self._buffer = WriteBehind(max_pending_targets)
+        self._healthy = True
+        self._last_error: str | None = None
+        self._errors = 0
+        self._flushes = 0
+        self._timers: Timers | None = None
+
+    def on_start(self) -> None:
+        """Arm the periodic flush (state actor thread)."""
+        self._tracker.add_current()
+        self._timers = Timers(self._scheduler, self.actor_ref)
+        self._arm()
+
+    def on_stop(self) -> None:
+        """Cancel the flush timer; the runtime sent `FlushState` before stopping us."""
+        if self._timers is not None:
+            self._timers.cancel_all()
+
+    def _arm(self) -> None:
+        if self._timers is not None:
+            self._timers.apply([(FLUSH_SLOT, self._clock.monotonic() + self._interval)])
+
+    def _failed(self, what: str, exc: BaseException) -> str:
+        error = f"{what}: {describe_exception(exc)}"
+        if self._healthy or error != self._last_error:
+            log.warning("state store %s: %s", self._backend, error)
+        self._healthy = False
+        self._last_error = error
+        self._errors += 1
+        return error
+
+    # --- handlers ------------------------------------------------------------
+
+    @handles(Persist)
+    def _on_persist(self, m: Persist) -> None:
+        try:
+            for write in m.writes:
+                if write.doc is None:
+                    self._store.delete_document(write.kind, write.key)
+                else:
+                    self._store.put_document(write.kind, write.key, write.doc)
+        except Exception as exc:  # noqa: BLE001 - the caller gets the store's error as its answer
+            m.reply.set(self._failed("write", exc))
+            self._emit(0.0, ok=False)
+            return
+        if not self._healthy and not self._buffer.pending:
+            self._healthy, self._last_error = True, None
+        m.reply.set(None)
+
+    @handles(Count)
+    def _on_count(self, m: Count) -> None:
+        self._buffer.add(m.batch, m.events)
+
+    @handles(TimerFired)
+    def _on_timer(self, m: TimerFired) -> None:
+        if m.name == FLUSH_SLOT:
+            self._flush()
+            self._arm()
+
+    @handles(FlushState)
+    def _on_flush(self, m: FlushState) -> None:
+        m.reply.set(self._flush())
+
+    @handles(StateStatus)
+    def _on_status(self, m: StateStatus) -> None:
+        m.reply.set(
+            {
+                "backend": self._backend,
+                "url": self._store.url,
+                "namespace": self._store.namespace,
+                "healthy": self._healthy,
+                "pending": self._buffer.pending,
+                "dropped": self._buffer.dropped,
+                "errors": self._errors,
+                "flushes": self._flushes,
+                "last_error": self._last_error,
+            }
+        )
+
+    # --- flushing --------------------------------------------------------------
+
+    def _flush(self) -> bool:
+        buffer = self._buffer
+        if not buffer.pending:
+            return True
+        started = self._clock.monotonic()
+        try:
+            self._store.increment(buffer.batch())
+        except Exception as exc:  # noqa: BLE001 - kept for the next flush; serving goes on
+            self._failed("flush", exc)
+            self._emit(self._clock.monotonic() - started, ok=False)
+            return False
+        buffer.clear()
+        self._flushes += 1
+        if not self._healthy:
+            log.info("state store %s: back; buffered statistics written", self._backend)
+        self._healthy, self._last_error = True, None
+        self._emit(self._clock.monotonic() - started, ok=True)
+        return True
+
+    def _emit(self, duration_s: float, *, ok: bool) -> None:
+        self._sink.state_flushed(self._backend, duration_s, self._buffer.pending, ok)
