@@ -343,7 +343,7 @@ class Experiments:
         if ref is None or self.kind(test_id) != "ab_test":
             return False
         reply: SyncReply[bool] = SyncReply()
-        return self._runtime._call(ref, RecordCovariate(key, float(value), reply), reply, "record_covariate")
+        return self._control.call(ref, RecordCovariate(key, float(value), reply), reply, "record_covariate")
 
     # --- reports and stopping --------------------------------------------------
 
