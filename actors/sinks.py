@@ -33,6 +33,12 @@ class NullSink:
     def load_changed(self, version: ModelVersion, queue_depth: int, in_flight: int, replicas_ready: int) -> None:
         """Ignore."""
 
+    def batch_finished(self, version: ModelVersion, size: int, duration_s: float) -> None:
+        """Ignore."""
+
+    def batch_cost_changed(self, version: ModelVersion, per_item_s: float, fixed_s: float) -> None:
+        """Ignore."""
+
     def state_flushed(self, backend: str, duration_s: float, pending: int, ok: bool) -> None:
         """Ignore."""
 
@@ -43,8 +49,9 @@ class SinkFanout:
     Versions call it from their own threads. The sink tuple is replaced, never
     mutated, so a reader sees either the old set or the new one. One failing
     sink is logged and does not starve the others. Sinks written before
-    `active`, `replica_loaded` and `load_changed` existed still work: a
-    missing `active` means True, a missing method is skipped.
+    `active`, `replica_loaded`, `load_changed`, `batch_finished` and
+    `batch_cost_changed` existed still work: a missing `active` means True,
+    a missing method is skipped.
     """
 
     def __init__(self, sinks: Sequence[MetricsSink] = ()) -> None:
@@ -85,6 +92,14 @@ class SinkFanout:
     def load_changed(self, version: ModelVersion, queue_depth: int, in_flight: int, replicas_ready: int) -> None:
         """Fan out."""
         self._each("load_changed", version, queue_depth, in_flight, replicas_ready)
+
+    def batch_finished(self, version: ModelVersion, size: int, duration_s: float) -> None:
+        """Fan out."""
+        self._each("batch_finished", version, size, duration_s)
+
+    def batch_cost_changed(self, version: ModelVersion, per_item_s: float, fixed_s: float) -> None:
+        """Fan out."""
+        self._each("batch_cost_changed", version, per_item_s, fixed_s)
 
     def state_flushed(self, backend: str, duration_s: float, pending: int, ok: bool) -> None:
         """Fan out (the state actor: one flush or write of the state store, and what is still buffered)."""

@@ -17,6 +17,8 @@ process never collide.
 | `actorserve_replicas_ready` | gauge | model, version |
 | `actorserve_version_status` | gauge (1 for the current status) | model, version, status |
 | `actorserve_model_load_duration_seconds` | histogram | model, version |
+| `actorserve_batch_size` | histogram (batching versions) | model, version |
+| `actorserve_batch_cost_seconds` | gauge (`batch_wait_ms = "auto"`) | model, version, term (`per_item`, `fixed`) |
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 """Request latency buckets: sub-millisecond local models up to slow remote LLM calls."""
 
 _LOAD_BUCKETS_S = (0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+_BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _STATE_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -53,6 +56,9 @@ class _Series:
     in_flight: Any
     replicas: Any
     load: Any
+    batch_size: Any
+    per_item: Any
+    fixed: Any
 
 
 class PrometheusExporter:
@@ -110,6 +116,21 @@ class PrometheusExporter:
             registry=reg,
             buckets=_LOAD_BUCKETS_S,
         )
+        self._batch_size = prom.Histogram(
+            "batch_size",
+            "Requests per batch a replica ran",
+            labels,
+            namespace=ns,
+            registry=reg,
+            buckets=_BATCH_SIZE_BUCKETS,
+        )
+        self._batch_cost = prom.Gauge(
+            "batch_cost_seconds",
+            "Adaptive batching's fitted batch cost, per_item * n + fixed",
+            (*labels, "term"),
+            namespace=ns,
+            registry=reg,
+        )
         self._state_pending = prom.Gauge(
             "state_pending_events",
             "Statistics events buffered for the state store",
@@ -140,21 +161,20 @@ class PrometheusExporter:
             with self._lock:
                 series = self._series.get(key)
                 if series is None:
-                    series = _Series(
-                        *(
-                            m.labels(*key)
-                            for m in (
-                                self._requests,
-                                self._duration,
-                                self._tokens,
-                                self._cost,
-                                self._queue,
-                                self._in_flight,
-                                self._replicas,
-                                self._load,
-                            )
-                        )
+                    per_version = (
+                        self._requests,
+                        self._duration,
+                        self._tokens,
+                        self._cost,
+                        self._queue,
+                        self._in_flight,
+                        self._replicas,
+                        self._load,
+                        self._batch_size,
                     )
+                    children = [m.labels(*key) for m in per_version]
+                    children += [self._batch_cost.labels(*key, term) for term in ("per_item", "fixed")]
+                    series = _Series(*children)
                     self._series[key] = series
         return series
 
@@ -195,6 +215,16 @@ class PrometheusExporter:
         s.queue.set(queue_depth)
         s.in_flight.set(in_flight)
         s.replicas.set(replicas_ready)
+
+    def batch_finished(self, version: ModelVersion, size: int, duration_s: float) -> None:
+        """Observe one batch's size."""
+        self._of(version).batch_size.observe(size)
+
+    def batch_cost_changed(self, version: ModelVersion, per_item_s: float, fixed_s: float) -> None:
+        """Set the fitted cost gauges."""
+        s = self._of(version)
+        s.per_item.set(per_item_s)
+        s.fixed.set(fixed_s)
 
     def state_flushed(self, backend: str, duration_s: float, pending: int, ok: bool) -> None:
         """Observe a state-store flush (or failed write) and set the pending gauge."""

@@ -31,6 +31,7 @@ from actorserve.domain.metrics import Ewma, LatencyHistogram, MetricsRecorder, O
 from actorserve.domain.multiplicity import HolmResult, holm
 from actorserve.domain.planning import minimum_detectable_effect, required_sample_size
 from actorserve.domain.ports import (
+    BatchMetricsSink,
     Clock,
     CostCalculator,
     InvocationResult,
@@ -71,6 +72,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ABTestConfig",
     "ActorServeError",
+    "BatchMetricsSink",
     "Candidate",
     "Clock",
     "ConfigError",

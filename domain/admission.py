@@ -56,6 +56,8 @@ class Take(Generic[Q]):
     """Requests someone else already answered (caller timeout, cancellation): drop."""
     flush_at: float | None = None
     """Set when a partial batch should wait for more requests until this time."""
+    shed: list[Q] = field(default_factory=list)
+    """Requests that cannot meet their deadline even run alone (`take_planned`): answer TIMEOUT now."""
 
 
 class BatchQueue(Generic[Q]):
@@ -133,6 +135,43 @@ class BatchQueue(Generic[Q]):
             else:
                 result.batch.append(item)
         self.in_flight += len(result.batch)
+        return result
+
+    def take_planned(
+        self,
+        now: float,
+        plan: Callable[[list[Q], int], tuple[int, float | None]],
+        hopeless: Callable[[Q], bool],
+    ) -> Take[Q]:
+        """The next batch for one worker, sized by `plan` (adaptive batching).
+
+        Pops the answered, the expired and the `hopeless` from the front while
+        gathering up to one batch of live requests, then asks
+        `plan(live, limit)` for `(take, wait_until)`: the first `take` go, the
+        rest stay queued in order; `wait_until` becomes `flush_at`.
+        """
+        result: Take[Q] = Take()
+        limit = min(self._max_batch, self._cap - self.in_flight)
+        items = self.items
+        if limit <= 0 or not items:
+            return result
+        live: list[Q] = []
+        while items and len(live) < limit:
+            item = items.popleft()
+            if self._answered(item):
+                result.answered.append(item)
+            elif now >= item.deadline:
+                result.expired.append(item)
+            elif hopeless(item):
+                result.shed.append(item)
+            else:
+                live.append(item)
+        take, result.flush_at = plan(live, limit) if live else (0, None)
+        take = max(0, min(take, len(live)))
+        if take < len(live):
+            items.extendleft(reversed(live[take:]))
+        result.batch = live[:take]
+        self.in_flight += take
         return result
 
     def pop_ready(self, now: float) -> tuple[Q | None, list[Q], list[Q]]:

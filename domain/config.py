@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from actorserve.domain.errors import ConfigError
 
-__all__ = ["MAX_WAIT_S", "ServingConfig"]
+__all__ = ["AUTO", "MAX_WAIT_S", "ServingConfig"]
+
+AUTO: Literal["auto"] = "auto"
+"""`batch_wait_ms = AUTO`: size batches from the backend's measured cost and the requests' deadlines."""
 
 MAX_WAIT_S = 86_400.0
 """The longest any deadline, timer or drain may be (one day).
@@ -57,7 +61,11 @@ class ServingConfig:
         max_queue: requests waiting for a worker; beyond it, OVERLOADED at once.
         timeout_ms: default per-request deadline, counted from the call.
         max_batch_size: most requests handed to a worker in one batch.
-        batch_wait_ms: longest a partial batch waits for more requests.
+        batch_wait_ms: longest a partial batch waits for more requests, or
+            "auto": each time a worker is free, the version decides from the
+            backend's fitted batch cost, the arrival rate and the deadlines
+            how many to hand it and whether waiting for more pays
+            (`actorserve.domain.batching`).
         drain_timeout_s: on unload, how long queued and in-flight requests may
             take before they are answered UNAVAILABLE.
         max_restarts: crash restarts allowed within `restart_window_s`.
@@ -76,6 +84,9 @@ class ServingConfig:
             replica is restarted, like a crashed one.
         health_check_timeout_s: a probe still unanswered this long (a hung
             backend call holds the worker) counts as failed, once per period.
+        max_latency_ms: with `batch_wait_ms = "auto"`, the latency objective
+            a batch must meet, counted from each request's arrival (None:
+            deadlines only); set without "auto" it is refused.
     """
 
     replicas: int = 1
@@ -83,7 +94,7 @@ class ServingConfig:
     max_queue: int = 1024
     timeout_ms: float = 30_000.0
     max_batch_size: int = 1
-    batch_wait_ms: float = 0.0
+    batch_wait_ms: float | Literal["auto"] = 0.0
     drain_timeout_s: float = 30.0
     max_restarts: int = 3
     restart_window_s: float = 60.0
@@ -96,6 +107,7 @@ class ServingConfig:
     health_check_period_s: float = 10.0
     health_check_threshold: int = 3
     health_check_timeout_s: float = 30.0
+    max_latency_ms: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("replicas", "max_queue", "max_batch_size", "pipeline_depth", "health_check_threshold"):
@@ -119,11 +131,31 @@ class ServingConfig:
         )
         for name, low, scale in _WAITS:
             value = getattr(self, name)
+            if name == "batch_wait_ms" and value == AUTO:
+                continue
             most = MAX_WAIT_S * scale
             ok = _is_number(value) and (value > 0 if low == ">" else value >= 0) and value <= most
-            _require(ok, name, f"a number {low} 0 and <= {most:.0f}", value)
+            also = ' or "auto"' if name == "batch_wait_ms" else ""
+            _require(ok, name, f"a number {low} 0 and <= {most:.0f}{also}", value)
+        if self.max_latency_ms is not None:
+            most = MAX_WAIT_S * 1000.0
+            value = self.max_latency_ms
+            ok = _is_number(value) and 0 < value <= most
+            _require(ok, "max_latency_ms", f"a number > 0 and <= {most:.0f}, or None", value)
+            _require(self.adaptive_batching, "max_latency_ms", 'set only with batch_wait_ms = "auto"', value)
         for name in ("wait_for_all_replicas", "required"):
             _require(isinstance(getattr(self, name), bool), name, "a boolean", getattr(self, name))
+
+    @property
+    def adaptive_batching(self) -> bool:
+        """True when `batch_wait_ms` is "auto"."""
+        return self.batch_wait_ms == AUTO
+
+    @property
+    def batch_wait_s(self) -> float:
+        """The fixed batch wait in seconds (0 with "auto": the policy decides each wait)."""
+        wait = self.batch_wait_ms
+        return 0.0 if isinstance(wait, str) else wait / 1000.0
 
     @property
     def effective_max_concurrency(self) -> int:

@@ -13,6 +13,7 @@ from actorserve.domain.metrics import Outcome
 from actorserve.domain.state import CounterBatch, Counters, Document, StoredDocument
 
 __all__ = [
+    "BatchMetricsSink",
     "Clock",
     "CostCalculator",
     "InvocationResult",
@@ -163,6 +164,25 @@ class MetricsSink(Protocol):
 
     def load_changed(self, version: ModelVersion, queue_depth: int, in_flight: int, replicas_ready: int) -> None:
         """`version`'s queue, requests at workers, or loaded replicas changed."""
+        ...
+
+
+@runtime_checkable
+class BatchMetricsSink(Protocol):
+    """A metrics sink's optional batching events (what `actorserve_batch_size` and the cost gauges show).
+
+    Declared apart from `MetricsSink` so sinks written before batching
+    metrics still type-check; versions ask `isinstance(sink, BatchMetricsSink)`
+    once. Sent only by versions that batch (`max_batch_size > 1` or
+    `batch_wait_ms = "auto"`).
+    """
+
+    def batch_finished(self, version: ModelVersion, size: int, duration_s: float) -> None:
+        """A replica of `version` ran a batch of `size` requests in `duration_s` seconds."""
+        ...
+
+    def batch_cost_changed(self, version: ModelVersion, per_item_s: float, fixed_s: float) -> None:
+        """Adaptive batching refitted `version`'s batch cost: `per_item_s * n + fixed_s` seconds."""
         ...
 
 

@@ -194,6 +194,8 @@ class RecordingSink:
     outcomes: list[tuple[str, Outcome]] = field(default_factory=list)
     loads: list[tuple[str, float]] = field(default_factory=list)
     gauges: list[tuple[str, int, int, int]] = field(default_factory=list)
+    batches: list[tuple[str, int, float]] = field(default_factory=list)
+    costs: list[tuple[str, float, float]] = field(default_factory=list)
     active: bool = True
     _lock: threading.Condition = field(default_factory=threading.Condition)
 
@@ -205,6 +207,18 @@ class RecordingSink:
         with self._lock:
             self.gauges.append((version.version_id, queue_depth, in_flight, replicas_ready))
             self._lock.notify_all()
+
+    def batch_finished(self, version: ModelVersion, size: int, duration_s: float) -> None:
+        with self._lock:
+            self.batches.append((version.version_id, size, duration_s))
+
+    def batch_cost_changed(self, version: ModelVersion, per_item_s: float, fixed_s: float) -> None:
+        with self._lock:
+            self.costs.append((version.version_id, per_item_s, fixed_s))
+
+    def batch_sizes(self, version_id: str) -> list[int]:
+        with self._lock:
+            return [n for vid, n, _ in self.batches if vid == version_id]
 
     def status_changed(self, version: ModelVersion, status: ModelStatus, at: float) -> None:
         with self._lock:

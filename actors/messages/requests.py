@@ -56,7 +56,13 @@ class RunBatch:
 
 @dataclass(frozen=True, slots=True)
 class Done:
-    """Worker → version: the batch finished; `outcomes` are the answers the worker gave."""
+    """Worker → version: the batch finished; `outcomes` are the answers the worker gave.
+
+    `ran` requests went to the invoker (those not answered before it started)
+    and the call took `batch_s` seconds: what adaptive batching fits its cost on.
+    """
 
     replica: ReplicaKey
     outcomes: tuple[Outcome, ...]
+    ran: int = 0
+    batch_s: float = 0.0

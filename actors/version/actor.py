@@ -89,6 +89,8 @@ class VersionActor(ServingActor):
         self._timers = Timers(deps.scheduler, self.actor_ref)
         self._books = VersionLedger(version, key, clock=deps.clock, sink=deps.sink, router=deps.router)
         self._timeout_s = version.serving.timeout_ms / 1000.0
+        self._batched = version.serving.max_batch_size > 1 or version.serving.adaptive_batching
+        """Batch sizes (and, when adaptive, the fitted cost) go to the sinks; unbatched versions skip it."""
         self._extra = {"model": version.model_name, "version": version.version_id}
 
     # --- pykka hooks (actor thread) ------------------------------------------
@@ -148,7 +150,9 @@ class VersionActor(ServingActor):
         if m.outcomes:
             self._books.completed(m.outcomes)
         now = self._clock.monotonic()
-        effects = self._core.done(now, m.replica, m.outcomes)
+        effects = self._core.done(now, m.replica, m.outcomes, ran=m.ran, batch_s=m.batch_s)
+        if m.ran and self._batched:
+            self._books.batch_finished(m.ran, m.batch_s, self._core.batch_cost)
         if effects.sends_only:
             self._send(effects)  # under load: the next request to the freed worker
         elif effects is not NOTHING:

@@ -29,6 +29,7 @@ from actorserve.actors.version.effects import (
 from actorserve.actors.version.health import ReplicaProbes
 from actorserve.actors.version.slots import ReplicaSlots
 from actorserve.domain.admission import Admit, BatchQueue
+from actorserve.domain.batching import AdaptiveBatcher, BatchCost
 from actorserve.domain.config import ServingConfig
 from actorserve.domain.enums import ErrorCode, ModelStatus
 from actorserve.domain.lifecycle import LifecycleEvent, Phase, phase_of, transition
@@ -68,13 +69,13 @@ class VersionCore:
         self.queue: BatchQueue[Work] = BatchQueue(
             max_queue=config.max_queue,
             max_batch_size=config.max_batch_size,
-            batch_wait_s=config.batch_wait_ms / 1000.0,
+            batch_wait_s=config.batch_wait_s,
             max_concurrency=config.effective_max_concurrency,
             answered=answered,
         )
         self.probes = ReplicaProbes(config.health_check_threshold)
         self.finished = False
-        self._dispatcher = Dispatcher(self.queue, self.slots, config.max_batch_size)
+        self._dispatcher = Dispatcher(self.queue, self.slots, config.max_batch_size, AdaptiveBatcher.of(config))
         self._unbatched = self._dispatcher.unbatched
         self._cap = config.effective_max_concurrency
         self._deadline_at = float("inf")
@@ -92,6 +93,11 @@ class VersionCore:
     def load(self) -> int:
         """Requests held: queued plus at workers."""
         return self.queue.in_flight + len(self.queue)
+
+    @property
+    def batch_cost(self) -> BatchCost | None:
+        """The backend's fitted batch cost (`batch_wait_ms = "auto"`, once measured)."""
+        return self._dispatcher.batch_cost
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -186,6 +192,8 @@ class VersionCore:
             queue.in_flight += 1
             send = ((slots.assign([work]), (work,)),)
             return Effects(send=send, timers=timers) if timers else Effects.sending(send)
+        if (error := self._dispatcher.refusal(now, work)) is not None:
+            return Effects(answers=(Answer((work,), ErrorCode.TIMEOUT, error, True, True),), timers=timers)
         admitted = queue.admit(work, now)
         if admitted is Admit.FULL:
             error = f"Queue full ({self.config.max_queue} waiting)"
@@ -200,10 +208,14 @@ class VersionCore:
         self._dispatch(out, now)
         return out.freeze()
 
-    def done(self, now: float, replica: ReplicaKey, outcomes: tuple[Outcome, ...]) -> Effects:
-        """A worker finished its oldest batch; `outcomes` are the answers it gave."""
+    def done(
+        self, now: float, replica: ReplicaKey, outcomes: tuple[Outcome, ...], *, ran: int = 0, batch_s: float = 0.0
+    ) -> Effects:
+        """A worker finished its oldest batch; `outcomes` are the answers it gave, `ran` requests took `batch_s`."""
         if self.finished:
             return NOTHING
+        if ran:
+            self._dispatcher.measured(ran, batch_s)
         batch = self.slots.release(replica)
         queue = self.queue
         queue.finished(len(batch))

@@ -10,10 +10,14 @@ from __future__ import annotations
 from actorserve.actors.messages import Work
 from actorserve.actors.version.effects import FLUSH, NOTHING, Answer, Effects, Outbox
 from actorserve.actors.version.slots import ReplicaSlots
-from actorserve.domain.admission import BatchQueue
+from actorserve.domain.admission import BatchQueue, Take
+from actorserve.domain.batching import AdaptiveBatcher, BatchCost
 from actorserve.domain.enums import ErrorCode
 
-__all__ = ["Dispatcher"]
+__all__ = ["WOULD_MISS", "Dispatcher"]
+
+WOULD_MISS = "Request would miss its deadline even if run alone"
+"""The TIMEOUT answer of adaptive batching to a request it will not run late."""
 
 TimerSets = tuple[tuple[str, float | None], ...]
 
@@ -24,18 +28,57 @@ class Dispatcher:
     Args:
         queue: the version's queue (admission is the core's; taking from it is ours).
         slots: the version's replica slots.
-        max_batch_size: 1 takes the unbatched path.
+        max_batch_size: 1 takes the unbatched path (unless batching is adaptive).
+        batcher: the adaptive-batching policy (`batch_wait_ms = "auto"`), or None for a fixed wait.
     """
 
-    def __init__(self, queue: BatchQueue[Work], slots: ReplicaSlots, max_batch_size: int) -> None:
+    def __init__(
+        self,
+        queue: BatchQueue[Work],
+        slots: ReplicaSlots,
+        max_batch_size: int,
+        batcher: AdaptiveBatcher | None = None,
+    ) -> None:
         self._queue = queue
         self._slots = slots
-        self.unbatched = max_batch_size == 1
-        self._flush_armed = False
+        self._batcher = batcher
+        self.unbatched = max_batch_size == 1 and batcher is None
+        self._flush_at: float | None = None
 
     def flushed(self) -> None:
         """The FLUSH timer fired: the next partial batch may arm it again."""
-        self._flush_armed = False
+        self._flush_at = None
+
+    # --- adaptive batching ---------------------------------------------------
+
+    @property
+    def batch_cost(self) -> BatchCost | None:
+        """The fitted batch cost (adaptive batching only, once enough batches ran)."""
+        return self._batcher.cost if self._batcher is not None else None
+
+    def refusal(self, now: float, work: Work) -> str | None:
+        """Adaptive batching sees a request arrive: the TIMEOUT error if it cannot meet its deadline even alone."""
+        batcher = self._batcher
+        if batcher is None:
+            return None
+        batcher.arrived(now)
+        return WOULD_MISS if batcher.hopeless(now, work.deadline) else None
+
+    def measured(self, size: int, duration_s: float) -> None:
+        """A worker ran a batch of `size` in `duration_s`: refit the cost (adaptive batching only)."""
+        if self._batcher is not None and size > 0:
+            self._batcher.finished(size, duration_s)
+
+    def _take(self, now: float, *, draining: bool) -> Take[Work]:
+        batcher = self._batcher
+        if batcher is None:
+            return self._queue.take(now, draining=draining)
+        waiting, workers = not draining, max(self._slots.loaded_count, 1)
+        return self._queue.take_planned(
+            now,
+            lambda live, limit: batcher.choose(now, live, limit, workers=workers, waiting=waiting),
+            lambda w: batcher.hopeless(now, w.deadline),
+        )
 
     def dispatch(self, out: Outbox, now: float, *, draining: bool) -> None:
         """Hand out every batch that is due; arm FLUSH for the first one that is still gathering."""
@@ -47,20 +90,22 @@ class Dispatcher:
             return
         while queue.items:
             if slots.idle:
-                take = queue.take(now, draining=draining)
+                take = self._take(now, draining=draining)
             elif queue.full_batch_waiting and slots.can_pipeline:
-                take = queue.take(now, draining=True)  # a full batch never waits
+                take = self._take(now, draining=True)  # a full batch never waits
             else:
                 return
             out.counted.extend(take.answered)
             out.fail(take.expired, ErrorCode.TIMEOUT, "Deadline passed while queued")
+            out.fail(take.shed, ErrorCode.TIMEOUT, WOULD_MISS)
             if take.flush_at is not None:
-                if not self._flush_armed:
-                    self._flush_armed = True
+                # adaptive waits may shorten (a tighter deadline arrived): an earlier one replaces the armed one
+                if self._flush_at is None or take.flush_at < self._flush_at:
+                    self._flush_at = take.flush_at
                     out.timers.append((FLUSH, take.flush_at))
                 return
             if not take.batch:
-                if take.expired or take.answered:
+                if take.expired or take.answered or take.shed:
                     continue
                 return
             out.send.append((slots.assign(take.batch), tuple(take.batch)))

@@ -19,12 +19,13 @@ from actorserve.actors.messages import VersionStats, Work, safe_tell
 from actorserve.domain.entities import ModelMetrics, ModelResponse, ModelVersion
 from actorserve.domain.enums import ErrorCode, ModelStatus
 from actorserve.domain.metrics import Ewma, MetricsRecorder, Outcome
-from actorserve.domain.ports import Clock, MetricsSink
+from actorserve.domain.ports import BatchMetricsSink, Clock, MetricsSink
 
 if TYPE_CHECKING:
     import pykka
 
     from actorserve.actors.version.effects import Answer
+    from actorserve.domain.batching import BatchCost
 
 __all__ = ["VersionLedger"]
 
@@ -62,6 +63,8 @@ class VersionLedger:
         self._rejected = 0
         self._rejections_logged_at = -math.inf
         self._last_load = (0, 0, 0)
+        self._last_cost = (-1.0, -1.0)
+        self._batch_sink = sink if isinstance(sink, BatchMetricsSink) else None
         self._log_extra = {"model": version.model_name, "version": version.version_id}
 
     # --- answers the version gives itself ------------------------------------------
@@ -172,6 +175,19 @@ class VersionLedger:
             self._sink.load_changed(self._version, *state)
         except Exception:
             log.exception("metrics sink failed on load change")
+
+    def batch_finished(self, size: int, duration_s: float, cost: BatchCost | None) -> None:
+        """Tell the sinks a batch of `size` ran in `duration_s`, and the fitted cost when it moved."""
+        sink = self._batch_sink
+        if sink is None or not self._sink.active:
+            return
+        try:
+            sink.batch_finished(self._version, size, duration_s)
+            if cost is not None and (cost.per_item_s, cost.fixed_s) != self._last_cost:
+                self._last_cost = (cost.per_item_s, cost.fixed_s)
+                sink.batch_cost_changed(self._version, cost.per_item_s, cost.fixed_s)
+        except Exception:
+            log.exception("metrics sink failed on a finished batch")
 
     def replica_loaded(self, load_s: float) -> None:
         """Tell the sinks one replica loaded in `load_s` seconds."""

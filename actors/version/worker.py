@@ -156,6 +156,7 @@ class WorkerActor(ServingActor):
         live = [w for w in items if not w.reply.done] if len(items) > 1 or items[0].reply.done else list(items)
         outcomes: list[Outcome] = []
         claimed: list[Work] = []
+        batch_s = 0.0
         try:
             if live:
                 started = self._clock.monotonic()
@@ -163,7 +164,8 @@ class WorkerActor(ServingActor):
                 timeout_s = max(deadline - started, 0.001)
                 results = self._invoke(live, timeout_s)
                 finished = self._clock.monotonic()
-                compute_share = (finished - started) / len(live)
+                batch_s = finished - started
+                compute_share = batch_s / len(live)
                 timestamp = self._clock.now()
                 for work, result in zip(live, results, strict=True):
                     outcome = self._answer(work, result, finished, compute_share, timestamp)
@@ -171,7 +173,7 @@ class WorkerActor(ServingActor):
                         outcomes.append(outcome)
                         claimed.append(work)
             # Done first, then wake the callers: a caller's next look at the metrics includes its request.
-            safe_tell(self._parent, Done(self._replica, tuple(outcomes)))
+            safe_tell(self._parent, Done(self._replica, tuple(outcomes), len(live), batch_s))
         finally:
             for work in claimed:
                 work.reply.publish()
