@@ -30,7 +30,7 @@ from actorserve.domain.errors import ConfigError, StateError
 from actorserve.domain.ports import Clock, StateStore
 from actorserve.domain.records import ROUTING, VERSION, routing_from_record, version_from_record
 from actorserve.domain.routing import RoutingRule
-from actorserve.domain.state import StoredDocument, check_name
+from actorserve.domain.state import CounterBatch, StoredDocument, check_name
 
 __all__ = ["Durability"]
 
@@ -124,7 +124,7 @@ class Durability:
         """The state actor, for experiments that write statistics behind (None: memory only)."""
         return self._actor
 
-    def persist(self, *writes: Write, what: str) -> None:
+    def persist(self, *writes: Write, what: str, counts: CounterBatch | None = None) -> None:
         """Apply `writes` through the state actor and wait until they are durable (no-op without a store).
 
         Raises:
@@ -135,7 +135,7 @@ class Durability:
             return
         reply: SyncReply[str | None] = SyncReply()
         try:
-            actor.tell(Persist(writes, reply))
+            actor.tell(Persist(writes, reply, counts))
         except pykka.ActorDeadError:
             raise StateError(f"{self.store.url}: {what}: the state actor is stopped", url=self.store.url) from None
         if not reply.wait(self._timeout):

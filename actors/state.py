@@ -115,6 +115,8 @@ class StateActor(ServingActor):
                     self._store.delete_document(write.kind, write.key)
                 else:
                     self._store.put_document(write.kind, write.key, write.doc)
+            if m.counts:
+                self._store.increment(m.counts)
         except Exception as exc:  # noqa: BLE001 - the caller gets the store's error as its answer
             m.reply.set(self._failed("write", exc))
             self._emit(0.0, ok=False)

@@ -4,14 +4,15 @@ A record is `{"record": 1, "kind", "args", "epoch"}` under document kind
 `experiment`, keyed by the experiment id. `args` are the keyword arguments of
 the `start_*` call as JSON, so a restore (or another process) starts it
 through the very same call and its checks. `epoch` names this run of the
-experiment: its statistics are counted under it, so an experiment stopped
-and later started again under the same id begins from zero.
+experiment (`run-<runs stopped before it>`): its statistics are counted
+under it, so processes that start it at the same moment count together, and
+an experiment stopped and later started again under the same id begins from
+zero.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping
 
 from actorserve.actors.durable import Durability
@@ -24,6 +25,9 @@ __all__ = ["EXPERIMENT", "STARTERS", "ExperimentRecords", "json_args"]
 
 EXPERIMENT = "experiment"
 """Document kind of experiment records (key: the experiment id)."""
+
+RUNS = "experiment_runs"
+"""Counter kind: how many runs of an experiment id were stopped (its next run's epoch)."""
 
 STARTERS = {
     "ab_test": "start_ab_test",
@@ -89,7 +93,10 @@ class ExperimentRecords:
             return None, False
         stored = self._state.store.get_document(EXPERIMENT, experiment_id)
         if stored is None:
-            return uuid.uuid4().hex, False
+            # Every process that starts it before anyone stops it must count under one epoch: the number
+            # of runs stopped so far is the one thing they all read alike (a stop adds one, atomically).
+            runs = self._state.store.read_counters(RUNS, experiment_id).get("stopped", 0)
+            return f"run-{int(runs)}", False
         if stored.get("kind") != kind:
             msg = f"id: {experiment_id!r} is a stored {stored.get('kind')} experiment, not a {kind}"
             raise ConfigError(msg, field="id")
@@ -103,7 +110,7 @@ class ExperimentRecords:
             )
             raise ConfigError(msg, field=name)
         epoch = stored.get("epoch")
-        return (epoch if isinstance(epoch, str) else uuid.uuid4().hex), True
+        return (epoch if isinstance(epoch, str) else "run-0"), True
 
     def stats_sync(self, experiment_id: str, epoch: str | None) -> StatsSync | None:
         """How an A/B test shares its statistics through the store (None without one)."""
@@ -128,7 +135,11 @@ class ExperimentRecords:
         Raises:
             StateError: the store refused it.
         """
-        self._state.persist(Write(EXPERIMENT, experiment_id, None), what=f"stop {experiment_id}")
+        self._state.persist(
+            Write(EXPERIMENT, experiment_id, None),
+            what=f"stop {experiment_id}",
+            counts={(RUNS, experiment_id): {"stopped": 1}},
+        )
 
     def stored(self) -> list[tuple[str, str, dict[str, object]]]:
         """Every live record: (id, kind, arguments), for the restore."""

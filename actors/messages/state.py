@@ -32,6 +32,8 @@ class Persist:
 
     writes: tuple[Write, ...]
     reply: Reply[str | None]
+    counts: CounterBatch | None = None
+    """Counter increments applied right after the writes, as durably (not written behind)."""
 
 
 @dataclass(frozen=True, slots=True)
