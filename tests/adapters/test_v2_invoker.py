@@ -8,7 +8,7 @@ import pytest
 from actorserve.actors import ServingRuntime
 from actorserve.adapters.v2_invoker import V2Invoker
 from actorserve.domain import ConfigError, ErrorCode, ModelLoadError, ModelRequest, ModelVersion, ServingConfig
-from tests.fakes import make_version
+from tests.fakes import eventually, make_version
 from tests.http_servers import V2Server, free_port
 
 
@@ -165,7 +165,7 @@ def test_a_version_waits_for_its_model_to_become_ready(server: V2Server) -> None
         v.serving = ServingConfig(load_retries=50, load_backoff_s=0.02)
         rt.register(v)
         assert not rt.wait_ready("v1", timeout=0.1)
-        assert "not ready" in (rt.get_version("v1").last_error or "")  # type: ignore[union-attr]
+        assert eventually(lambda: "not ready" in (rt.get_version("v1").last_error or ""))  # type: ignore[union-attr]
         server.ready_late.set()
         assert rt.wait_ready("v1", timeout=10)
 
