@@ -15,11 +15,13 @@ import logging
 
 from actorserve.actors.base import ServingActor, describe_exception, handles
 from actorserve.actors.messages import (
+    AskStore,
     Count,
     CountersRead,
     FlushState,
     Persist,
     StateStatus,
+    StoreAnswer,
     SyncCounters,
     TimerFired,
     safe_tell,
@@ -141,6 +143,14 @@ class StateActor(ServingActor):
                 self._failed("read", exc)
                 totals = None
         safe_tell(m.reply_to, CountersRead(m.seq, totals))
+
+    @handles(AskStore)
+    def _on_ask(self, m: AskStore) -> None:
+        try:
+            answer = StoreAnswer(m.tag, m.query(self._store))
+        except Exception as exc:  # noqa: BLE001 - the asker gets the error as its answer
+            answer = StoreAnswer(m.tag, None, self._failed(m.tag, exc))
+        safe_tell(m.reply_to, answer)
 
     @handles(TimerFired)
     def _on_timer(self, m: TimerFired) -> None:

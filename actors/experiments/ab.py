@@ -18,7 +18,8 @@ from actorserve.actors.experiments.base import (
     ServeExperiment,
 )
 from actorserve.actors.experiments.shared import SharedArms, StatsSync
-from actorserve.actors.messages import CountersRead, TimerFired, safe_tell
+from actorserve.actors.messages import CountersRead, Persist, TimerFired, Write, safe_tell
+from actorserve.actors.reply import Reply
 from actorserve.actors.timers import Timers
 from actorserve.domain.abstats import SequentialState, Verdict, may_decide
 from actorserve.domain.abtest import (
@@ -36,9 +37,14 @@ from actorserve.domain.entities import ModelResponse
 if TYPE_CHECKING:
     import pykka
 
-__all__ = ["ABTestActor", "Promote"]
+    from actorserve.domain.state import Document
+
+__all__ = ["AB_STATE", "ABTestActor", "Promote"]
 
 log = logging.getLogger(__name__)
+
+AB_STATE = "ab_state"
+"""Document kind of an A/B test's decisions and conclusion (key: `<test id>/<epoch>`)."""
 
 _SYNC = "stats-sync"
 """The timer slot of the shared statistics' sync."""
@@ -102,8 +108,36 @@ class ABTestActor(ExperimentActor):
         if self._stats is not None:
             self._shared = SharedArms(self._stats, len(self._spec.arms), self.actor_ref)
             self._timers = Timers(self._stats.scheduler, self.actor_ref)
-            self._adopt(self._shared.load())
+            self._resume()
             self._arm_sync()
+
+    def _resume(self) -> None:
+        """Read what the store holds of this test: its decisions (a concluded test stays concluded), then its totals."""
+        assert self._stats is not None
+        assert self._shared is not None
+        try:
+            stored = self._stats.store.get_document(AB_STATE, self._stats.prefix)
+        except Exception as exc:  # noqa: BLE001 - it runs on; the next decision writes it again
+            log.warning("A/B test %s: decisions not read at start: %s", self.experiment_id, exc)
+            stored = None
+        if stored is not None:
+            decisions = stored.get("decisions")
+            self._decisions = [d for d in decisions if isinstance(d, dict)] if isinstance(decisions, list) else []
+            self._concluded = stored.get("concluded") is True
+            after = stored.get("after")
+            self._after = after if isinstance(after, str) and after in self._spec.arms else self._spec.arms[0]
+        view = self._shared.load()
+        if view is not None:
+            self._arms = view
+            if not self._ended() and any(arm.answered for arm in view):
+                self._look()
+
+    def _keep(self) -> None:
+        """Write the decisions behind (a restart or another process sees a concluded test as concluded)."""
+        if self._stats is None:
+            return
+        doc: Document = {"decisions": list(self._decisions), "concluded": self._concluded, "after": self._after}
+        safe_tell(self._stats.state, Persist((Write(AB_STATE, self._stats.prefix, doc),), Reply()))
 
     def _arm_sync(self) -> None:
         if self._shared is not None and self._timers is not None:
@@ -237,11 +271,11 @@ class ABTestActor(ExperimentActor):
         }
         self._decisions.append(decision)
         log.info("A/B test %s: %s (%s): %s", self.experiment_id, verdict.status, action, verdict.reason)
-        if action == "none":
-            return
-        self._concluded = True
-        if action == "promote" and verdict.winner:
-            self._start_promotion(decision, spec.arms[verdict.winner])
+        if action != "none":
+            self._concluded = True
+            if action == "promote" and verdict.winner:
+                self._start_promotion(decision, spec.arms[verdict.winner])
+        self._keep()
 
     def _start_promotion(self, decision: dict[str, object], winner: str) -> None:
         control = self._spec.arms[0]

@@ -399,6 +399,7 @@ class ExperimentStarts:
             models=models,
             seed=self._seed_for(canary_id),
             auto_unload=auto_unload,
+            sync=self._records.stats_sync(canary_id, opening.epoch),
         )
 
     def _ref(self, experiment_id: object) -> pykka.ActorRef[Any] | None:

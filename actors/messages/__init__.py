@@ -30,11 +30,13 @@ from actorserve.actors.messages.registry import (
 from actorserve.actors.messages.requests import Done, Infer, Route, RunBatch, Work
 from actorserve.actors.messages.routing import SetRouting, Unroute, VersionAdded
 from actorserve.actors.messages.state import (
+    AskStore,
     Count,
     CountersRead,
     FlushState,
     Persist,
     StateStatus,
+    StoreAnswer,
     SyncCounters,
     Write,
 )
@@ -51,6 +53,7 @@ from actorserve.actors.messages.version import (
 )
 
 __all__ = [
+    "AskStore",
     "CheckHealth",
     "Count",
     "CountersRead",
@@ -76,6 +79,7 @@ __all__ = [
     "Shutdown",
     "StateStatus",
     "StatusChanged",
+    "StoreAnswer",
     "SyncCounters",
     "TimerFired",
     "Unload",

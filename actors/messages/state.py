@@ -6,15 +6,26 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any
 
     import pykka
 
     from actorserve.actors.reply import Reply
+    from actorserve.domain.ports import StateStore
     from actorserve.domain.state import CounterBatch, Counters, Document
 
-__all__ = ["Count", "CountersRead", "FlushState", "Persist", "StateStatus", "SyncCounters", "Write"]
+__all__ = [
+    "AskStore",
+    "Count",
+    "CountersRead",
+    "FlushState",
+    "Persist",
+    "StateStatus",
+    "StoreAnswer",
+    "SyncCounters",
+    "Write",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +85,26 @@ class CountersRead:
 
     seq: int
     totals: Mapping[tuple[str, str], Counters] | None
+
+
+@dataclass(frozen=True, slots=True)
+class AskStore:
+    """Experiment → state actor: run `query` on the store (its thread) and tell `reply_to` a `StoreAnswer`.
+
+    For the few reads and leases an experiment needs while it runs (a canary's
+    lease and step), so it never waits on the store itself.
+    """
+
+    query: Callable[[StateStore], object]
+    tag: str
+    reply_to: pykka.ActorRef[Any] | None
+    """None: nobody waits for the answer (a lease released on stop)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreAnswer:
+    """State actor → experiment: what `AskStore.query` returned, or the error it raised."""
+
+    tag: str
+    value: object
+    error: str | None = None

@@ -226,3 +226,88 @@ def test_a_redis_that_stops_answering_costs_no_request_and_no_statistic(runtimes
         assert sum(int(r[0]) for r in figures(again.experiments.report(test_id))) == 400  # type: ignore[call-overload]
     finally:
         server.stop()
+
+
+def drive_canary(rt: ServingRuntime, canary_id: str, until_step: int) -> dict[str, object]:
+    for _ in range(5000):
+        rt.experiments.serve(canary_id, {"prompt": "hi"})
+        report = rt.experiments.report(canary_id)
+        assert report is not None
+        if report["step"] == until_step or report["state"] != "running":
+            return report
+    raise AssertionError("the canary never reached the step")
+
+
+def test_a_canary_resumes_at_the_step_it_had_reached(runtimes: Factory, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    first = runtimes(state=url, seed=3, flush_interval_s=0.05)
+    for vid in ("base", "cand"):
+        first.register(make_version(vid, parameters={"latency_ms": 1.0}))
+    assert first.wait_ready("base", 5) and first.wait_ready("cand", 5)
+    spec = {"steps": [10, 20, 30, 50, 100], "min_requests": 5, "max_p95_ratio": 100.0, "p95_slack_ms": 50.0}
+    first.experiments.start_canary("base", "cand", canary_id="roll", **spec)  # type: ignore[arg-type]
+    report = drive_canary(first, "roll", until_step=3)
+    assert report["state"] == "running" and report["step"] == 3
+    decisions = report["decisions"]
+    first.stop()
+
+    second = runtimes(state=url, seed=3, flush_interval_s=0.05)
+    assert second.wait_ready("base", 5) and second.wait_ready("cand", 5)
+    resumed = second.experiments.report("roll")
+    assert resumed is not None
+    assert (resumed["state"], resumed["step"]) == ("running", 3)
+    assert resumed["decisions"] == decisions
+
+
+def test_runtimes_sharing_a_canary_follow_the_one_that_holds_the_lease(runtimes: Factory, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    spec = {"steps": [10, 50, 100], "min_requests": 5, "max_p95_ratio": 100.0, "p95_slack_ms": 50.0}
+    shared = []
+    for _ in range(2):
+        rt = runtimes(state=url, seed=3, flush_interval_s=0.05)
+        for vid in ("base", "cand"):
+            rt.register(make_version(vid, parameters={"latency_ms": 1.0}))
+        assert rt.wait_ready("base", 5) and rt.wait_ready("cand", 5)
+        rt.experiments.start_canary("base", "cand", canary_id="roll", auto_unload=False, **spec)  # type: ignore[arg-type]
+        shared.append(rt)
+    leader, follower = shared
+    report = drive_canary(leader, "roll", until_step=1)  # the first runtime took the lease at its start
+    assert report["step"] == 1
+
+    def follows() -> bool:
+        seen = follower.experiments.report("roll")
+        return seen is not None and seen["step"] == 1 and len(seen["decisions"]) == 1  # type: ignore[arg-type]
+
+    assert eventually(follows, timeout=10)
+
+
+def test_a_concluded_ab_test_stays_concluded_after_a_restart(runtimes: Factory, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+
+    def boot_arms() -> ServingRuntime:
+        rt = runtimes(state=url, seed=11, flush_interval_s=0.05)
+        rt.register(make_version("a", parameters={"error_rate": 0.30}))
+        rt.register(make_version("b", number="2.0.0", parameters={"error_rate": 0.05}))
+        assert rt.wait_ready("a", 5) and rt.wait_ready("b", 5)
+        return rt
+
+    first = boot_arms()
+    args = {"success_metric": "error_rate", "min_samples": 50, "conclude": "stop", "test_id": "t1"}
+    first.experiments.start_ab_test(["a", "b"], **args)  # type: ignore[arg-type]
+    for _ in range(4000):
+        first.experiments.serve("t1", {"prompt": "hi"})
+        report = first.experiments.report("t1")
+        if report is not None and report["concluded"]:
+            break
+    before = first.experiments.report("t1")
+    assert before is not None and before["concluded"] is True
+    first.stop()
+
+    second = boot_arms()
+    assert second.experiments.start_ab_test(["a", "b"], **args) == "t1"  # type: ignore[arg-type]
+    after = second.experiments.report("t1")
+    assert after is not None
+    assert after["concluded"] is True and after["decisions"] == before["decisions"]
+    assert figures(after) == figures(before)
+    assert {second.experiments.serve("t1", {}).version_id for _ in range(10)} == {"a"}  # the control serves
+    assert figures(second.experiments.report("t1")) == figures(before)
