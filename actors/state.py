@@ -12,6 +12,7 @@ waits for this actor: experiments only `tell` it.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 
 from actorserve.actors.base import ServingActor, describe_exception, handles
 from actorserve.actors.messages import (
@@ -20,6 +21,7 @@ from actorserve.actors.messages import (
     CountersRead,
     FlushState,
     Persist,
+    Remember,
     StateStatus,
     StoreAnswer,
     SyncCounters,
@@ -31,7 +33,7 @@ from actorserve.actors.sinks import SinkFanout
 from actorserve.actors.timers import Timers
 from actorserve.actors.tracking import ThreadTracker
 from actorserve.domain.ports import Clock, StateStore
-from actorserve.domain.state import Counters
+from actorserve.domain.state import Counters, Document
 from actorserve.domain.write_behind import WriteBehind
 
 __all__ = ["FLUSH_SLOT", "StateActor"]
@@ -77,6 +79,8 @@ class StateActor(ServingActor):
         self._sink = sink
         self._interval = flush_interval_s
         self._buffer = WriteBehind(max_pending_targets)
+        self._remembered: OrderedDict[tuple[str, str], tuple[Document, int]] = OrderedDict()
+        self._max_remembered = max_pending_targets
         self._healthy = True
         self._last_error: str | None = None
         self._errors = 0
@@ -127,6 +131,14 @@ class StateActor(ServingActor):
             self._healthy, self._last_error = True, None
         m.reply.set(None)
 
+    @handles(Remember)
+    def _on_remember(self, m: Remember) -> None:
+        target = (m.kind, m.key)
+        self._remembered[target] = (m.doc, m.ttl_ms)
+        if len(self._remembered) > self._max_remembered:
+            self._remembered.popitem(last=False)  # the oldest goes first; counted like any dropped event
+            self._buffer.drop(1)
+
     @handles(Count)
     def _on_count(self, m: Count) -> None:
         self._buffer.add(m.batch, m.events)
@@ -170,7 +182,7 @@ class StateActor(ServingActor):
                 "url": self._store.url,
                 "namespace": self._store.namespace,
                 "healthy": self._healthy,
-                "pending": self._buffer.pending,
+                "pending": self._buffer.pending + len(self._remembered),
                 "dropped": self._buffer.dropped,
                 "errors": self._errors,
                 "flushes": self._flushes,
@@ -181,17 +193,22 @@ class StateActor(ServingActor):
     # --- flushing --------------------------------------------------------------
 
     def _flush(self) -> bool:
-        buffer = self._buffer
-        if not buffer.pending:
+        buffer, remembered = self._buffer, self._remembered
+        if not buffer.pending and not remembered:
             return True
         started = self._clock.monotonic()
         try:
-            self._store.increment(buffer.batch())
+            if buffer.pending:
+                self._store.increment(buffer.batch())
+                buffer.clear()
+            while remembered:
+                (kind, key), (doc, ttl_ms) = next(iter(remembered.items()))
+                self._store.put_document(kind, key, doc, ttl_ms=ttl_ms)
+                del remembered[(kind, key)]
         except Exception as exc:  # noqa: BLE001 - kept for the next flush; serving goes on
             self._failed("flush", exc)
             self._emit(self._clock.monotonic() - started, ok=False)
             return False
-        buffer.clear()
         self._flushes += 1
         if not self._healthy:
             log.info("state store %s: back; buffered statistics written", self._backend)
@@ -200,4 +217,4 @@ class StateActor(ServingActor):
         return True
 
     def _emit(self, duration_s: float, *, ok: bool) -> None:
-        self._sink.state_flushed(self._backend, duration_s, self._buffer.pending, ok)
+        self._sink.state_flushed(self._backend, duration_s, self._buffer.pending + len(self._remembered), ok)

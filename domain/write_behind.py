@@ -58,6 +58,10 @@ class WriteBehind:
         self._pending += events
         return True
 
+    def drop(self, events: int) -> None:
+        """Count `events` dropped elsewhere in the writer's buffers (they share one `dropped` figure)."""
+        self._dropped += events
+
     def batch(self) -> dict[tuple[str, str], dict[str, Number]]:
         """Everything buffered, merged: what the next flush writes (empty when nothing is pending)."""
         return self._merged

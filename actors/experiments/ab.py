@@ -18,7 +18,16 @@ from actorserve.actors.experiments.base import (
     ServeExperiment,
 )
 from actorserve.actors.experiments.shared import SharedArms, StatsSync
-from actorserve.actors.messages import CountersRead, Persist, TimerFired, Write, safe_tell
+from actorserve.actors.messages import (
+    AskStore,
+    CountersRead,
+    Persist,
+    Remember,
+    StoreAnswer,
+    TimerFired,
+    Write,
+    safe_tell,
+)
 from actorserve.actors.reply import Reply
 from actorserve.actors.timers import Timers
 from actorserve.domain.abstats import SequentialState, Verdict, may_decide
@@ -42,6 +51,12 @@ if TYPE_CHECKING:
 __all__ = ["AB_STATE", "ABTestActor", "Promote"]
 
 log = logging.getLogger(__name__)
+
+AB_REQUEST = "ab_request"
+"""Document kind of the arm that served a request (key: `<test id>/<epoch>/<request id>`), kept for outcomes."""
+
+OUTCOME_WINDOW_MS = 24 * 3600 * 1000
+"""How long an outcome may arrive after its request and still count, with a state store (a day)."""
 
 AB_STATE = "ab_state"
 """Document kind of an A/B test's decisions and conclusion (key: `<test id>/<epoch>`)."""
@@ -99,6 +114,8 @@ class ABTestActor(ExperimentActor):
         self._stats = stats
         self._shared: SharedArms | None = None
         self._timers: Timers | None = None
+        self._recalls = 0
+        self._waiting_outcomes: dict[str, RecordOutcome] = {}
 
     # --- shared statistics (with a state store) ---------------------------------
 
@@ -197,6 +214,10 @@ class ABTestActor(ExperimentActor):
         self._requests[m.request.request_id] = (arm, m.key)
         if len(self._requests) > _REMEMBERED_REQUESTS:
             self._requests.popitem(last=False)
+        if self._stats is not None:  # an outcome may come after a restart, or to another process
+            doc: Document = {"arm": arm, "key": m.key}
+            key = f"{self._stats.prefix}/{m.request.request_id}"
+            safe_tell(self._stats.state, Remember(AB_REQUEST, key, doc, OUTCOME_WINDOW_MS))
         reply = ObservedReply(self.actor_ref, (arm, m.key), m.reply)
         self.forward(m.request, self._spec.arms[arm], reply, m.started_at, m.timeout_ms)
 
@@ -220,10 +241,39 @@ class ABTestActor(ExperimentActor):
     @handles(RecordOutcome)
     def _record_outcome(self, m: RecordOutcome) -> None:
         entry = self._requests.get(m.request_id)
-        if entry is None or self._ended():
+        if self._ended():
             m.reply.set(False)
             return
-        arm, key = entry
+        if entry is None:
+            self._recall(m)
+            return
+        self._count_outcome(m, *entry)
+
+    def _recall(self, m: RecordOutcome) -> None:
+        """A request this process does not know: ask the store which arm served it (elsewhere, or before a restart)."""
+        if self._stats is None or not isinstance(m.request_id, str) or not m.request_id:
+            m.reply.set(False)
+            return
+        self._recalls += 1
+        tag = f"outcome-{self._recalls}"
+        self._waiting_outcomes[tag] = m
+        key = f"{self._stats.prefix}/{m.request_id}"
+        safe_tell(self._stats.state, AskStore(lambda store: store.get_document(AB_REQUEST, key), tag, self.actor_ref))
+
+    @handles(StoreAnswer)
+    def _on_recalled(self, m: StoreAnswer) -> None:
+        waiting = self._waiting_outcomes.pop(m.tag, None)
+        if waiting is None:
+            return
+        doc = m.value
+        arm = doc.get("arm") if isinstance(doc, dict) else None
+        if self._ended() or not isinstance(arm, int) or not 0 <= arm < len(self._arms):
+            waiting.reply.set(False)
+            return
+        key = doc.get("key") if isinstance(doc, dict) else None
+        self._count_outcome(waiting, arm, key if isinstance(key, str) else None)
+
+    def _count_outcome(self, m: RecordOutcome, arm: int, key: str | None) -> None:
         self._arms[arm].record_custom(m.metric, m.value, key)
         if self._shared is not None:
             self._shared.local[arm].record_custom(m.metric, m.value, key)

@@ -21,6 +21,7 @@ __all__ = [
     "CountersRead",
     "FlushState",
     "Persist",
+    "Remember",
     "StateStatus",
     "StoreAnswer",
     "SyncCounters",
@@ -108,3 +109,17 @@ class StoreAnswer:
     tag: str
     value: object
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Remember:
+    """Experiment → state actor: keep `doc` under `(kind, key)` for `ttl_ms` (written behind, bounded).
+
+    An A/B test remembers which arm served each request this way, so an
+    outcome reported later, after a restart or to another process, still counts.
+    """
+
+    kind: str
+    key: str
+    doc: Document
+    ttl_ms: int

@@ -311,3 +311,32 @@ def test_a_concluded_ab_test_stays_concluded_after_a_restart(runtimes: Factory, 
     assert figures(after) == figures(before)
     assert {second.experiments.serve("t1", {}).version_id for _ in range(10)} == {"a"}  # the control serves
     assert figures(second.experiments.report("t1")) == figures(before)
+
+
+def test_an_outcome_counts_after_a_restart_and_in_another_runtime(runtimes: Factory, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    first, other = boot(runtimes, url), boot(runtimes, url)
+    for rt in (first, other):
+        rt.experiments.start_ab_test(["v1", "v2"], test_id="t1")
+    served = [first.experiments.serve("t1", {"prompt": "hi"}, key=f"user-{i}") for i in range(6)]
+    assert first.experiments.record_outcome("t1", served[0].request_id, 1.0)  # known here
+
+    def remembered() -> bool:
+        state = first.health()["state"]
+        return isinstance(state, dict) and state["pending"] == 0
+
+    assert eventually(remembered, timeout=10)
+    assert other.experiments.record_outcome("t1", served[1].request_id, 1.0)  # served by the other runtime
+    assert not other.experiments.record_outcome("t1", "no-such-request", 1.0)
+    first.stop()
+    again = boot(runtimes, url)
+    assert again.experiments.record_outcome("t1", served[2].request_id, 1.0)  # after a restart
+
+    def conversions() -> int:
+        report = again.experiments.report("t1")
+        assert report is not None
+        arms = report["arms"]
+        assert isinstance(arms, list)
+        return sum(int(arm["custom"].get("conversion", {}).get("n", 0)) for arm in arms)
+
+    assert eventually(lambda: conversions() == 3, timeout=10)
