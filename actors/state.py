@@ -201,10 +201,9 @@ class StateActor(ServingActor):
             if buffer.pending:
                 self._store.increment(buffer.batch())
                 buffer.clear()
-            while remembered:
-                (kind, key), (doc, ttl_ms) = next(iter(remembered.items()))
-                self._store.put_document(kind, key, doc, ttl_ms=ttl_ms)
-                del remembered[(kind, key)]
+            if remembered:
+                self._store.put_documents([(kind, key, doc, ttl) for (kind, key), (doc, ttl) in remembered.items()])
+                remembered.clear()
         except Exception as exc:  # noqa: BLE001 - kept for the next flush; serving goes on
             self._failed("flush", exc)
             self._emit(self._clock.monotonic() - started, ok=False)

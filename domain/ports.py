@@ -10,7 +10,7 @@ from typing import Protocol, TypeAlias, runtime_checkable
 from actorserve.domain.entities import JSONValue, ModelRequest, ModelVersion
 from actorserve.domain.enums import ErrorCode, ModelStatus
 from actorserve.domain.metrics import Outcome
-from actorserve.domain.state import CounterBatch, Counters, Document, StoredDocument
+from actorserve.domain.state import CounterBatch, Counters, Document, DocumentEntry, StoredDocument
 
 __all__ = [
     "BatchMetricsSink",
@@ -226,6 +226,14 @@ class StateStore(Protocol):
 
         With `ttl_ms`, the document expires that many milliseconds later and
         then reads as absent (pending request ids).
+        """
+        ...
+
+    def put_documents(self, entries: Sequence[DocumentEntry]) -> None:
+        """`put_document` for each `(kind, key, doc, ttl_ms)` entry, all or none, in one transaction or round trip.
+
+        What a write-behind flush uses: many short-lived documents (pending
+        request ids) cost one commit, not one each.
         """
         ...
 

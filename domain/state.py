@@ -30,6 +30,7 @@ __all__ = [
     "CounterBatch",
     "Counters",
     "Document",
+    "DocumentEntry",
     "Number",
     "StoredDocument",
     "as_total",
@@ -54,6 +55,9 @@ Number: TypeAlias = int | float
 
 Counters: TypeAlias = dict[str, Number]
 """The totals of one counter set: field name → total across every writer."""
+
+DocumentEntry: TypeAlias = tuple[str, str, Mapping[str, JSONValue], int | None]
+"""One document of a batch write: `(kind, key, doc, ttl_ms or None)`."""
 
 CounterBatch: TypeAlias = Mapping[tuple[str, str], Mapping[str, Number]]
 """Increments applied together: `(kind, key)` → `{field: delta}`."""

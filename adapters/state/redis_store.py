@@ -4,7 +4,9 @@ Keys, all under `<namespace>:`::
 
     schema                  the schema number (a string)
     doc:<kind>:<key>        a document as JSON, or `null` for a tombstone; a TTL for expiring ones
-    docs:<kind>             set of the keys of <kind> (expired ones pruned when listed)
+    docs:<kind>             set of the keys of <kind> that do not expire (and tombstones)
+    expiring:<kind>         sorted set of the keys of <kind> with a TTL, scored by expiry (server ms);
+                            pruned at every write of one, so pending ids never pile up
     ctr:<kind>:<key>        hash of counter fields (HINCRBYFLOAT)
     ctrs:<kind>             set of the counter keys of <kind>
     lease:<name>            the owner id, with the lease's expiry as the key's PX
@@ -17,7 +19,7 @@ raises `StateError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +33,7 @@ from actorserve.domain.state import (
     CounterBatch,
     Counters,
     Document,
+    DocumentEntry,
     Number,
     StoredDocument,
     as_total,
@@ -51,14 +54,47 @@ for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local v = redis.call('GET', ARGV[1] .. k)
   if v then out[#out + 1] = k; out[#out + 1] = v else redis.call('SREM', KEYS[1], k) end
 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+for _, k in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local v = redis.call('GET', ARGV[1] .. k)
+  if v then out[#out + 1] = k; out[#out + 1] = v end
+end
 return out
 """
-# KEYS[1] the document, KEYS[2] the index set; ARGV[1] its key. A tombstone is not popped.
+# ARGV: prefix, then per document: kind, key, body, ttl_ms (0: none). A TTL'd key is indexed by its expiry.
+_PUT = """
+local prefix = ARGV[1]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local pruned = {}
+for i = 2, #ARGV, 4 do
+  local kind, key, body, ttl = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  local doc = prefix .. 'doc:' .. kind .. ':' .. key
+  if ttl > 0 then
+    redis.call('SET', doc, body, 'PX', ttl)
+    redis.call('SREM', prefix .. 'docs:' .. kind, key)
+    redis.call('ZADD', prefix .. 'expiring:' .. kind, now + ttl, key)
+    if not pruned[kind] then
+      redis.call('ZREMRANGEBYSCORE', prefix .. 'expiring:' .. kind, '-inf', now)
+      pruned[kind] = true
+    end
+  else
+    redis.call('SET', doc, body)
+    redis.call('ZREM', prefix .. 'expiring:' .. kind, key)
+    redis.call('SADD', prefix .. 'docs:' .. kind, key)
+  end
+end
+return 1
+"""
+# KEYS[1] the document, KEYS[2] the index set, KEYS[3] the expiring index; ARGV[1] its key. A tombstone is not popped.
 _POP = """
 local v = redis.call('GET', KEYS[1])
 if (not v) or v == 'null' then return false end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
 return v
 """
 # ARGV: prefix, then per target: kind, key, n, field1, delta1, ... fieldn, deltan.
@@ -137,6 +173,7 @@ class RedisStateStore:
             name: self._client.register_script(source)
             for name, source in (
                 ("list", _LIST),
+                ("put", _PUT),
                 ("pop", _POP),
                 ("increment", _INCREMENT),
                 ("acquire", _ACQUIRE),
@@ -196,13 +233,21 @@ class RedisStateStore:
 
     def put_document(self, kind: str, key: str, doc: Mapping[str, JSONValue], *, ttl_ms: int | None = None) -> None:
         """Store `doc` under `(kind, key)`; see `StateStore.put_document`."""
-        body = encode_document(kind, key, doc)
-        px = None if ttl_ms is None else check_ttl_ms(ttl_ms)
-        with self._errors("put_document"):
-            pipe = self._client.pipeline(transaction=True)
-            pipe.set(self._doc_key(kind, key), body, px=px)
-            pipe.sadd(f"{self._prefix}docs:{kind}", key)
-            pipe.execute()
+        self._put([(kind, key, doc, ttl_ms)], "put_document")
+
+    def put_documents(self, entries: Sequence[DocumentEntry]) -> None:
+        """Store every entry in one atomic script call; see `StateStore.put_documents`."""
+        self._put(entries, "put_documents")
+
+    def _put(self, entries: Sequence[DocumentEntry], action: str) -> None:
+        args: list[str] = [self._prefix]
+        for kind, key, doc, ttl_ms in entries:
+            body = encode_document(kind, key, doc)
+            args += [kind, key, body, str(0 if ttl_ms is None else check_ttl_ms(ttl_ms))]
+        if len(args) == 1:
+            return
+        with self._errors(action):
+            self._scripts["put"](args=args)
 
     def get_document(self, kind: str, key: str) -> Document | None:
         """The live document under `(kind, key)`, or None."""
@@ -218,7 +263,10 @@ class RedisStateStore:
         """Live documents and tombstones of `kind`, sorted by key."""
         check_name(kind, field="kind")
         with self._errors("list_documents"):
-            flat = self._scripts["list"](keys=[f"{self._prefix}docs:{kind}"], args=[f"{self._prefix}doc:{kind}:"])
+            flat = self._scripts["list"](
+                keys=[f"{self._prefix}docs:{kind}", f"{self._prefix}expiring:{kind}"],
+                args=[f"{self._prefix}doc:{kind}:"],
+            )
         pairs = sorted(zip(flat[::2], flat[1::2], strict=True))
         return [
             StoredDocument(key, None if body == _TOMBSTONE else decode_document(self._url, kind, key, body))
@@ -232,6 +280,7 @@ class RedisStateStore:
         with self._errors("delete_document"):
             pipe = self._client.pipeline(transaction=True)
             pipe.set(self._doc_key(kind, key), _TOMBSTONE)
+            pipe.zrem(f"{self._prefix}expiring:{kind}", key)
             pipe.sadd(f"{self._prefix}docs:{kind}", key)
             pipe.execute()
 
@@ -240,7 +289,8 @@ class RedisStateStore:
         check_name(kind, field="kind")
         check_key(key)
         with self._errors("pop_document"):
-            body = self._scripts["pop"](keys=[self._doc_key(kind, key), f"{self._prefix}docs:{kind}"], args=[key])
+            keys = [self._doc_key(kind, key), f"{self._prefix}docs:{kind}", f"{self._prefix}expiring:{kind}"]
+            body = self._scripts["pop"](keys=keys, args=[key])
         return None if body is None else decode_document(self._url, kind, key, body)
 
     def increment(self, batch: CounterBatch) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from actorserve.domain.state import (
     CounterBatch,
     Counters,
     Document,
+    DocumentEntry,
     StoredDocument,
     as_total,
     check_increments,
@@ -194,6 +195,25 @@ class SqliteStateStore:
             if expires is not None:  # expired entries of this kind go when new ones come: the map stays bounded
                 db.execute("DELETE FROM documents WHERE namespace=? AND kind=? AND expires_ms <= ?", (ns, kind, now))
             db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?)", (ns, kind, key, body, expires))
+
+    def put_documents(self, entries: Sequence[DocumentEntry]) -> None:
+        """Store every entry in one transaction; see `StateStore.put_documents`."""
+        now = epoch_ms(self._clock)
+        ns = self._namespace
+        rows = []
+        expiring: set[str] = set()
+        for kind, key, doc, ttl_ms in entries:
+            body = encode_document(kind, key, doc)
+            expires = None if ttl_ms is None else now + check_ttl_ms(ttl_ms)
+            if expires is not None:
+                expiring.add(kind)
+            rows.append((ns, kind, key, body, expires))
+        if not rows:
+            return
+        with self._conn("put_documents", write=True) as db:
+            for kind in expiring:  # as in put_document: expired entries go when new ones come
+                db.execute("DELETE FROM documents WHERE namespace=? AND kind=? AND expires_ms <= ?", (ns, kind, now))
+            db.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?)", rows)
 
     def get_document(self, kind: str, key: str) -> Document | None:
         """The live document under `(kind, key)`, or None."""

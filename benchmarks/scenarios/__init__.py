@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.scenarios import batching, drain, experiments, onnx, overhead, scale, throughput
+from benchmarks.scenarios import batching, drain, experiments, onnx, overhead, scale, state, throughput
 
 SCENARIOS = {
     "overhead": overhead.run,
@@ -12,4 +12,5 @@ SCENARIOS = {
     "experiments": experiments.run,
     "drain": drain.run,
     "onnx": onnx.run,
+    "state": state.run,
 }

@@ -48,6 +48,22 @@ def test_a_pending_entry_is_popped_by_one_caller_only(open_backend: StoreFactory
     assert first.list_documents("pending") == []
 
 
+def test_a_batch_of_documents_is_written_whole_and_read_like_single_puts(store: StateStore) -> None:
+    store.put_document("pending", "old", {"n": 0})
+    store.put_documents(
+        [("pending", f"r{i}", {"n": i}, 60_000) for i in range(500)] + [("version", "v1", {"a": 1}, None)]
+    )
+    assert store.get_document("pending", "r499") == {"n": 499}
+    assert store.get_document("version", "v1") == {"a": 1}
+    assert len(store.list_documents("pending")) == 501
+    assert store.pop_document("pending", "r7") == {"n": 7}
+    assert len(store.list_documents("pending")) == 500
+    store.put_documents([])  # nothing to write is no error
+    with pytest.raises(ConfigError, match="ttl_ms"):
+        store.put_documents([("pending", "bad", {"n": 1}, 0), ("pending", "never", {"n": 1}, None)])
+    assert store.get_document("pending", "never") is None  # all or none
+
+
 def test_popping_a_tombstone_returns_nothing_and_keeps_it(store: StateStore) -> None:
     store.delete_document("version", "gone")
     assert store.pop_document("version", "gone") is None
