@@ -1,4 +1,4 @@
-"""Invoker factories by name, through the `actorserve.invokers` entry-point group.
+"""Invoker factories by name, through the `actorserve.invokers` entry-point group (exporters and servers too).
 
 Host apps add their own backends by declaring an entry point in that group,
 or at run time with `register_invoker_factory`; the runtime and the CLI
@@ -14,12 +14,13 @@ from importlib.metadata import entry_points
 from typing import cast
 
 from actorserve.domain.errors import ConfigError
-from actorserve.domain.ports import MetricsExporter, ModelInvoker
+from actorserve.domain.ports import MetricsExporter, ModelInvoker, NetworkServer
 
-__all__ = ["invoker_names", "load_exporter", "load_invoker", "register_invoker_factory"]
+__all__ = ["invoker_names", "load_exporter", "load_invoker", "load_server", "register_invoker_factory"]
 
 GROUP = "actorserve.invokers"
 EXPORTERS = "actorserve.exporters"
+SERVERS = "actorserve.servers"
 
 _factories: dict[str, Callable[..., ModelInvoker]] = {}
 _factories_lock = threading.Lock()
@@ -109,3 +110,17 @@ def load_exporter(name: str, /, **settings: object) -> MetricsExporter:
         msg = f"exporter: unknown {name!r} (installed: {installed})"
         raise ConfigError(msg, field="exporter")
     return cast("MetricsExporter", factory(**settings))
+
+
+def load_server(name: str, runtime: object, /, **options: object) -> NetworkServer:
+    """Build the network server registered under `name` in the `actorserve.servers` group for `runtime`.
+
+    Raises:
+        ConfigError: unknown name, a missing optional dependency, or an option the server rejects.
+    """
+    factory = _factory(name, SERVERS)
+    if factory is None:
+        installed = ", ".join(sorted({ep.name for ep in entry_points(group=SERVERS)})) or "none"
+        msg = f"server: unknown {name!r} (installed: {installed})"
+        raise ConfigError(msg, field="server")
+    return cast("NetworkServer", factory(runtime, **options))

@@ -28,7 +28,7 @@ from actorserve.actors.messages import (
     Unload,
     WaitReady,
 )
-from actorserve.actors.plugins import load_exporter
+from actorserve.actors.plugins import load_exporter, load_server
 from actorserve.actors.registry import RegistryActor
 from actorserve.actors.reply import SyncReply, wait_budget
 from actorserve.actors.request_path import RequestPath
@@ -47,6 +47,7 @@ from actorserve.domain.ports import (
     MetricsExporter,
     MetricsSink,
     ModelInvoker,
+    NetworkServer,
     RandomSource,
     ValidatingInvoker,
 )
@@ -106,6 +107,7 @@ class ServingRuntime(RequestPath):
         self._scheduler = Scheduler(self._clock)
         self._sinks = SinkFanout([metrics_sink] if metrics_sink is not None else [])
         self._exporters: list[MetricsExporter] = []
+        self._servers: list[NetworkServer] = []
         try:
             if rng is None and seed is not None:
                 rng = random.Random(seed)
@@ -314,6 +316,26 @@ class ServingRuntime(RequestPath):
                 made.load_changed(version, m.queue_depth, m.in_flight, m.replicas_ready)
         return bound
 
+    def serve_http(self, port: int = 0, host: str = "127.0.0.1", **app_options: object) -> int:
+        """Serve the HTTP front (V2 and OpenAI-compatible routes) from a thread; returns the bound port.
+
+        `app_options` go to `actorserve.adapters.http.create_app` (api_keys,
+        api_keys_env, max_body_bytes, public_paths, ...). `stop()` first stops
+        accepting, lets the requests in progress finish, then joins the thread.
+
+        Raises:
+            ConfigError: the `server` extra is not installed, or an option is invalid.
+            OSError: the port is taken.
+            RuntimeError: the runtime is stopped.
+        """
+        if self._closed:
+            msg = "serve_http: the runtime is stopped"
+            raise RuntimeError(msg)
+        server = load_server("http", self, **app_options)
+        bound = server.serve(host, port)
+        self._servers.append(server)  # stop() closes it from here on
+        return bound
+
     def _lookup(self, version_id: str) -> tuple[ModelVersion, pykka.ActorRef[Any] | None, ModelMetrics | None] | None:
         if self._stopped or not isinstance(version_id, str):
             return None
@@ -357,6 +379,11 @@ class ServingRuntime(RequestPath):
     def _stop(self, budget: float) -> None:
         deadline = self._clock.monotonic() + budget
         try:
+            for server in self._servers:  # first: stop accepting; what it accepted is answered while versions serve
+                try:
+                    server.close(max(deadline - self._clock.monotonic(), 0.0))
+                except Exception as exc:  # noqa: BLE001 - shutdown goes on
+                    log.warning("server close failed: %s", describe_exception(exc))
             self.experiments.stop_all()
             reply: SyncReply[bool] = SyncReply()
             try:
