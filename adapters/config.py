@@ -27,9 +27,11 @@ __all__ = [
     "ExperimentConfig",
     "MetricsConfig",
     "ModelConfig",
+    "ServerConfig",
     "TrafficConfig",
     "load_config",
     "parse_config",
+    "parse_version",
 ]
 
 Table = dict[str, object]
@@ -66,6 +68,25 @@ class MetricsConfig:
 
     port: int = 9464
     host: str = "127.0.0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """What `actorserve serve` listens on, and the HTTP front's options (`create_app`'s keywords)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys_env: str | None = None
+    max_body_bytes: int = 16 * 1024 * 1024
+    public_paths: tuple[str, ...] = ("/v2/health/live", "/v2/health/ready", "/metrics")
+
+    def app_options(self) -> dict[str, object]:
+        """The keywords for `ServingRuntime.serve_http` / `create_app`."""
+        return {
+            "api_keys_env": self.api_keys_env,
+            "max_body_bytes": self.max_body_bytes,
+            "public_paths": self.public_paths,
+        }
 
 
 _NUMBER = (int, float)
@@ -135,6 +156,7 @@ class AppConfig:
     experiments: tuple[ExperimentConfig, ...] = ()
     invokers: dict[str, dict[str, object]] = field(default_factory=dict)
     metrics: MetricsConfig | None = None
+    server: ServerConfig = field(default_factory=ServerConfig)
 
 
 class _Reader:
@@ -213,6 +235,17 @@ def _version(table: object, where: str, model_name: str, model_type: ModelType) 
         raise ConfigError(
             f"{where}.{field_name}: {str(exc).split(': ', 1)[1]}", field=f"{where}.{field_name}"
         ) from None
+
+
+def parse_version(
+    table: object, model_name: str, model_type: ModelType = ModelType.CUSTOM_MODEL, *, where: str = "version"
+) -> ModelVersion:
+    """One `[[models.versions]]` table (id, number, parameters, metadata, endpoint, framework, serving) as a version.
+
+    Raises:
+        ConfigError: naming the bad key under `where`.
+    """
+    return _version(table, where, model_name, model_type)
 
 
 def _model(table: object, where: str) -> ModelConfig:
@@ -350,7 +383,7 @@ def parse_config(data: Table) -> AppConfig:
     Raises:
         ConfigError: naming the first bad key.
     """
-    r = _Reader(data, "", ("runtime", "invoker", "invokers", "metrics", "models", "experiments", "traffic"))
+    r = _Reader(data, "", ("runtime", "invoker", "invokers", "metrics", "server", "models", "experiments", "traffic"))
     runtime = _Reader(r.get("runtime", dict, {}), "runtime", ("seed", "ready_timeout_s"))
     seed = runtime.get("seed", int)
     ready_timeout = runtime.get("ready_timeout_s", (int, float), 30.0)
@@ -364,6 +397,7 @@ def parse_config(data: Table) -> AppConfig:
     settings = {k: v for k, v in invoker.table.items() if k != "type"}
     invokers = _invokers(r.get("invokers", dict, {}))
     metrics = _metrics(r.get("metrics", dict))
+    server = _server(r.get("server", dict, {}))
     models_raw = r.get("models", list, required=True)
     experiments_raw = r.get("experiments", list, [])
     traffic_raw = r.get("traffic", dict, {})
@@ -396,6 +430,7 @@ def parse_config(data: Table) -> AppConfig:
         experiments=experiments,
         invokers=invokers,
         metrics=metrics,
+        server=server,
     )
 
 
@@ -419,6 +454,29 @@ def _metrics(table: object) -> MetricsConfig | None:
     if not 0 <= port <= 65535:  # type: ignore[operator]
         raise ConfigError(f"metrics.port: must be 0-65535 (got {port!r})", field="metrics.port")
     return MetricsConfig(port=port, host=host)  # type: ignore[arg-type]
+
+
+def _server(table: object) -> ServerConfig:
+    r = _Reader(table, "server", ("host", "port", "api_keys_env", "max_body_bytes", "public_paths"))
+    default = ServerConfig()
+    host = r.get("host", str, default.host)
+    port = r.get("port", int, default.port)
+    env = r.get("api_keys_env", str)
+    limit = r.get("max_body_bytes", int, default.max_body_bytes)
+    paths = r.get("public_paths", list, list(default.public_paths))
+    r.done()
+    if not 0 <= port <= 65535:  # type: ignore[operator]
+        raise ConfigError(f"server.port: must be 0-65535 (got {port!r})", field="server.port")
+    if limit < 1:  # type: ignore[operator]
+        raise ConfigError(f"server.max_body_bytes: must be >= 1 (got {limit!r})", field="server.max_body_bytes")
+    if env is not None and not env:
+        raise ConfigError("server.api_keys_env: must name an environment variable", field="server.api_keys_env")
+    assert isinstance(paths, list)
+    for i, path in enumerate(paths):
+        if not isinstance(path, str) or not path.startswith("/"):
+            msg = f"server.public_paths[{i}]: must be a path starting with / (got {path!r})"
+            raise ConfigError(msg, field=f"server.public_paths[{i}]")
+    return ServerConfig(host=host, port=port, api_keys_env=env, max_body_bytes=limit, public_paths=tuple(paths))  # type: ignore[arg-type]
 
 
 def _resolve_paths(config: AppConfig, base: Path) -> None:
