@@ -156,7 +156,7 @@ class AppConfig:
     experiments: tuple[ExperimentConfig, ...] = ()
     invokers: dict[str, dict[str, object]] = field(default_factory=dict)
     metrics: MetricsConfig | None = None
-    server: ServerConfig = field(default_factory=ServerConfig)
+    server: ServerConfig | None = None
 
 
 class _Reader:
@@ -397,7 +397,7 @@ def parse_config(data: Table) -> AppConfig:
     settings = {k: v for k, v in invoker.table.items() if k != "type"}
     invokers = _invokers(r.get("invokers", dict, {}))
     metrics = _metrics(r.get("metrics", dict))
-    server = _server(r.get("server", dict, {}))
+    server = _server(r.get("server", dict))
     models_raw = r.get("models", list, required=True)
     experiments_raw = r.get("experiments", list, [])
     traffic_raw = r.get("traffic", dict, {})
@@ -456,7 +456,9 @@ def _metrics(table: object) -> MetricsConfig | None:
     return MetricsConfig(port=port, host=host)  # type: ignore[arg-type]
 
 
-def _server(table: object) -> ServerConfig:
+def _server(table: object) -> ServerConfig | None:
+    if table is None:
+        return None
     r = _Reader(table, "server", ("host", "port", "api_keys_env", "max_body_bytes", "public_paths"))
     default = ServerConfig()
     host = r.get("host", str, default.host)

@@ -14,7 +14,8 @@ try:
 except ImportError as _exc:
     raise missing_extra(_exc.name or "starlette", "server", "http", kind="server") from None
 
-from actorserve.adapters.http.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_PUBLIC_PATHS, create_app
+from actorserve.adapters.http.app import create_app
+from actorserve.adapters.http.options import DEFAULT_MAX_BODY_BYTES, DEFAULT_PUBLIC_PATHS, app_options
 from actorserve.adapters.http.server import HttpServer
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_PUBLIC_PATHS", "HttpServer", "create_app"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_PUBLIC_PATHS", "HttpServer", "app_options", "create_app"]

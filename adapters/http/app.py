@@ -18,14 +18,13 @@ from starlette.middleware import Middleware
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 
-from actorserve.adapters.http.auth import ApiKeys
 from actorserve.adapters.http.errors import Fault, HttpError, Protocol, error_response
-from actorserve.adapters.http.front import AppOptions, Front
+from actorserve.adapters.http.front import Front
 from actorserve.adapters.http.metrics import HttpMetrics
 from actorserve.adapters.http.openai_routes import OpenAIRoutes
+from actorserve.adapters.http.options import DEFAULT_MAX_BODY_BYTES, DEFAULT_PUBLIC_PATHS, AppOptions, app_options
 from actorserve.adapters.http.v2_routes import V2Routes
 from actorserve.adapters.prometheus_exporter import PrometheusExporter
-from actorserve.domain.errors import ConfigError
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -33,11 +32,7 @@ if TYPE_CHECKING:
 
     from actorserve.actors.runtime import ServingRuntime
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_PUBLIC_PATHS", "create_app"]
-
-DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
-DEFAULT_PUBLIC_PATHS = ("/v2/health/live", "/v2/health/ready", "/metrics")
-"""Paths answered without a token even when keys are set (paths relative to where the app is mounted)."""
+__all__ = ["create_app"]
 
 
 def _protocol(path: str) -> Protocol:
@@ -130,14 +125,13 @@ def create_app(
     Raises:
         ConfigError: an invalid option, naming it.
     """
-    if not isinstance(max_body_bytes, int) or isinstance(max_body_bytes, bool) or max_body_bytes < 1:
-        raise ConfigError(f"max_body_bytes: must be an integer >= 1 (got {max_body_bytes!r})", field="max_body_bytes")
-    paths = [public_paths] if isinstance(public_paths, str) else list(public_paths)
-    if not all(isinstance(p, str) and p.startswith("/") for p in paths):
-        raise ConfigError(f"public_paths: must be paths starting with / (got {paths!r})", field="public_paths")
-    if not isinstance(load_timeout_s, int | float) or isinstance(load_timeout_s, bool) or not load_timeout_s > 0:
-        raise ConfigError(f"load_timeout_s: must be a number > 0 (got {load_timeout_s!r})", field="load_timeout_s")
-    options = AppOptions(ApiKeys.build(api_keys, api_keys_env), max_body_bytes, frozenset(paths), float(load_timeout_s))
+    options = app_options(
+        api_keys=api_keys,
+        api_keys_env=api_keys_env,
+        max_body_bytes=max_body_bytes,
+        public_paths=public_paths,
+        load_timeout_s=load_timeout_s,
+    )
     front = Front(runtime, options)
     metrics = HttpMetrics(runtime, exporter)
     routes: list[BaseRoute] = [

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from actorserve.adapters.http.auth import ApiKeys
 from actorserve.adapters.http.errors import HttpError
+from actorserve.adapters.http.options import AppOptions
 from actorserve.domain.entities import ModelResponse, ModelVersion
 from actorserve.domain.enums import ErrorCode
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from actorserve.actors.runtime import ServingRuntime
 
-__all__ = ["KEY_HEADER", "VERSION_HEADER", "AppOptions", "Front", "Target", "version_headers"]
+__all__ = ["KEY_HEADER", "VERSION_HEADER", "Front", "Target", "version_headers"]
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +43,6 @@ def version_headers(response: ModelResponse) -> dict[str, str]:
     """`x-actorserve-version` for an answer a version gave (none when nothing was routed)."""
     known = response.version_id and response.version_id != "unknown"
     return {VERSION_HEADER: response.version_id} if known else {}
-
-
-@dataclass(frozen=True, slots=True)
-class AppOptions:
-    """The app's settings, checked once by `create_app`."""
-
-    api_keys: ApiKeys | None
-    max_body_bytes: int
-    public_paths: frozenset[str]
-    load_timeout_s: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,70 @@ __all__ = ["HttpServer"]
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 10.0
+FRESH_GRACE_S = 1.0
+"""On shutdown, how long a connection accepted before it may take to send its first request (then answered)."""
+
+
+class _Counts:
+    """Requests the protocol read, answered, and lost to clients that left (event loop thread only)."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.answered = 0
+        self.abandoned = 0
+
+    @property
+    def unanswered(self) -> int:
+        return self.received - self.answered - self.abandoned
+
+
+def _protocol_class(counts: _Counts) -> type[Any]:
+    """The h11 protocol of uvicorn, with a fairer shutdown for connections accepted just before it.
+
+    uvicorn closes every connection without a request in progress at once,
+    so a client whose connection was accepted a moment before shutdown but
+    whose request had not been read yet is cut off unanswered. Here such a
+    fresh connection (it has never sent a request) gets `FRESH_GRACE_S` to
+    send one, which is then answered and the connection closed; idle
+    keep-alive connections are closed at once, as before (clients retry those).
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class DrainingH11Protocol(H11Protocol):
+        _fresh = True
+        _draining = False
+
+        def on_response_complete(self) -> None:
+            self._fresh = False
+            counts.answered += 1
+            super().on_response_complete()
+
+        def handle_events(self) -> None:
+            before = self.cycle
+            super().handle_events()
+            if self.cycle is not None and self.cycle is not before:
+                counts.received += 1
+                if self._draining:
+                    self.cycle.keep_alive = False
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.cycle is not None and not self.cycle.response_complete:
+                counts.abandoned += 1
+            super().connection_lost(exc)
+
+        def shutdown(self) -> None:
+            if self.cycle is None and self._fresh and self.conn.their_state is h11.IDLE:
+                self._draining = True
+                self.loop.call_later(FRESH_GRACE_S, self._close_if_idle)
+                return
+            super().shutdown()
+
+        def _close_if_idle(self) -> None:
+            if self.cycle is None and not self.transport.is_closing():
+                super().shutdown()
+
+    return DrainingH11Protocol
 
 
 class HttpServer:
@@ -57,6 +121,7 @@ class HttpServer:
         self.app = create_app(runtime, **app_options)
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._counts = _Counts()
 
     def serve(self, host: str, port: int) -> int:
         """Bind `host:port` (0: any free port), start serving, return the port once uvicorn accepts.
@@ -82,6 +147,7 @@ class HttpServer:
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=math.ceil(self._graceful_s),
+            http=_protocol_class(self._counts),
         )
         started = threading.Event()
 
@@ -118,3 +184,13 @@ class HttpServer:
             thread.join(5.0)
         if thread.is_alive():
             log.warning("the HTTP server thread did not stop", extra={"event": "http_stuck"})
+        c = self._counts
+        log.info(
+            "HTTP front stopped: %d requests read, %d answered, %d left by their clients",
+            c.received,
+            c.answered,
+            c.abandoned,
+            extra={"event": "http_stopped"},
+        )
+        if c.unanswered:
+            log.warning("HTTP front stopped with %d requests unanswered", c.unanswered, extra={"event": "unanswered"})
