@@ -125,11 +125,18 @@ class OpenAIRoutes:
             headers=headers,
         )
 
+    async def _each(
+        self, request: Request, field: str
+    ) -> tuple[Target, list[str], list[tuple[ModelResponse, dict[str, str]]]]:
+        """The body's `field` (a string or a list of them), each served as its own request, concurrently."""
+        body, target, options = await self._request(request)
+        texts = _texts(body.get(field), field)
+        answers = await asyncio.gather(*(self._serve(request, target, {field: t}, options) for t in texts))
+        return target, texts, list(answers)
+
     async def completions(self, request: Request) -> Response:
         """`POST /v1/completions` (one prompt, or a list answered one choice each)."""
-        body, target, options = await self._request(request)
-        prompts = _texts(body.get("prompt"), "prompt")
-        answers = await asyncio.gather(*(self._serve(request, target, {"prompt": p}, options) for p in prompts))
+        target, prompts, answers = await self._each(request, "prompt")
         choices = []
         for i, (answer, _) in enumerate(answers):
             text, finish = _text(answer.output_data)
@@ -142,9 +149,7 @@ class OpenAIRoutes:
 
     async def embeddings(self, request: Request) -> Response:
         """`POST /v1/embeddings` (one input, or a list: one request each, batched by the version)."""
-        body, target, options = await self._request(request)
-        texts = _texts(body.get("input"), "input")
-        answers = await asyncio.gather(*(self._serve(request, target, {"input": t}, options) for t in texts))
+        target, texts, answers = await self._each(request, "input")
         data = []
         for i, (answer, _) in enumerate(answers):
             data.append({"object": "embedding", "index": i, "embedding": _vector(answer)})
