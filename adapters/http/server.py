@@ -44,19 +44,28 @@ class _Counts:
 
 
 def _protocol_class(counts: _Counts) -> type[Any]:
-    """The h11 protocol of uvicorn, with a fairer shutdown for connections accepted just before it.
+    """The HTTP protocol of uvicorn (httptools when installed, else h11), with a fairer shutdown and counts.
 
     uvicorn closes every connection without a request in progress at once,
     so a client whose connection was accepted a moment before shutdown but
     whose request had not been read yet is cut off unanswered. Here such a
-    fresh connection (it has never sent a request) gets `FRESH_GRACE_S` to
-    send one, which is then answered and the connection closed; idle
-    keep-alive connections are closed at once, as before (clients retry those).
+    fresh connection (it has never had a request answered) gets
+    `FRESH_GRACE_S` to send one, which is then answered and the connection
+    closed; idle keep-alive connections are closed at once, as before
+    (clients retry those).
     """
-    import h11
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+    base: type[Any]
+    try:
+        import httptools  # noqa: F401 - uvicorn's fast parser, as its "auto" would pick
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class DrainingH11Protocol(H11Protocol):
+        base = HttpToolsProtocol
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        base = H11Protocol
+
+    class DrainingProtocol(base):  # type: ignore[misc]
         _fresh = True
         _draining = False
 
@@ -65,13 +74,21 @@ def _protocol_class(counts: _Counts) -> type[Any]:
             counts.answered += 1
             super().on_response_complete()
 
-        def handle_events(self) -> None:
-            before = self.cycle
-            super().handle_events()
+        def _started(self, before: object) -> None:
             if self.cycle is not None and self.cycle is not before:
                 counts.received += 1
                 if self._draining:
                     self.cycle.keep_alive = False
+
+        def handle_events(self) -> None:  # h11: a request's headers are parsed here
+            before = self.cycle
+            super().handle_events()
+            self._started(before)
+
+        def on_headers_complete(self) -> None:  # httptools: ... and here
+            before = self.cycle
+            super().on_headers_complete()
+            self._started(before)
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self.cycle is not None and not self.cycle.response_complete:
@@ -79,7 +96,7 @@ def _protocol_class(counts: _Counts) -> type[Any]:
             super().connection_lost(exc)
 
         def shutdown(self) -> None:
-            if self.cycle is None and self._fresh and self.conn.their_state is h11.IDLE:
+            if self.cycle is None and self._fresh:
                 self._draining = True
                 self.loop.call_later(FRESH_GRACE_S, self._close_if_idle)
                 return
@@ -89,7 +106,7 @@ def _protocol_class(counts: _Counts) -> type[Any]:
             if self.cycle is None and not self.transport.is_closing():
                 super().shutdown()
 
-    return DrainingH11Protocol
+    return DrainingProtocol
 
 
 class HttpServer:
@@ -133,7 +150,9 @@ class HttpServer:
         if self._server is not None:
             msg = "the HTTP server is already serving"
             raise RuntimeError(msg)
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP, and without it a
+        # response written as headers then body waits ~40 ms for the client's delayed ACK.
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))

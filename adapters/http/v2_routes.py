@@ -132,6 +132,16 @@ class V2Routes:
         self._signatures[version.version_id] = signature
         return signature
 
+    async def _declared(self, version_id: str) -> dict[str, str]:
+        """The output datatypes the answering version's model declares (cached: no control call per request)."""
+        signature = self._signatures.get(version_id)
+        if signature is None:
+            version = await self.front.control(self.front.runtime.get_version, version_id)
+            if version is None:
+                return {}
+            signature = await self.signature(version)
+        return {str(o["name"]): str(o["datatype"]) for o in signature["outputs"]}
+
     async def model_metadata(self, request: Request) -> Response:
         """`GET /v2/models/{m}[/versions/{v}]`."""
         name = request.path_params["model"]
@@ -198,11 +208,7 @@ class V2Routes:
         headers = version_headers(answer)
         if not answer.success:
             raise failure_of(answer, headers)
-        version = await self.front.control(self.front.runtime.get_version, answer.version_id)
-        declared = {}
-        if version is not None:
-            declared = {str(o["name"]): str(o["datatype"]) for o in (await self.signature(version))["outputs"]}
-        outputs = _encode_outputs(answer.output_data, wanted, declared)
+        outputs = _encode_outputs(answer.output_data, wanted, await self._declared(answer.version_id))
         reply: dict[str, object] = {
             "model_name": target.name,
             "model_version": answer.version_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 import httpx
@@ -106,3 +107,19 @@ def test_stop_stops_accepting_then_answers_every_request_in_progress(
     assert not stopping.is_alive()
     assert http_threads() == []
     assert rt.threads() == []
+
+
+def test_answers_are_not_held_back_by_delayed_acks(runtimes: Callable[..., ServingRuntime]) -> None:
+    # Accepted sockets need TCP_NODELAY: without it each answer, written as headers then body,
+    # waits for the client's delayed ACK (40 ms on Linux) before its body leaves.
+    rt = runtimes(SimulatedInvoker())
+    rt.register(make_version("chat-1", "chat"))
+    assert rt.wait_ready("chat-1", 5)
+    port = rt.serve_http(0)
+    took = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        for _ in range(15):
+            started = time.perf_counter()
+            assert client.post("/v2/models/chat/infer", json=PROMPT).status_code == 200
+            took.append(time.perf_counter() - started)
+    assert sorted(took)[7] < 0.025
