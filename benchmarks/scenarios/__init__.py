@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.scenarios import batching, drain, experiments, onnx, overhead, scale, throughput
+from benchmarks.scenarios import batching, drain, experiments, http, onnx, overhead, scale, throughput
 
 SCENARIOS = {
     "overhead": overhead.run,
@@ -12,4 +12,5 @@ SCENARIOS = {
     "experiments": experiments.run,
     "drain": drain.run,
     "onnx": onnx.run,
+    "http": http.run,
 }
