@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
@@ -30,6 +31,8 @@ __all__ = [
     "failure_of",
     "guarded",
 ]
+
+log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 1
 """The `Retry-After` (seconds) an OVERLOADED answer carries: queues of local models turn over in well under that."""
@@ -136,6 +139,10 @@ def guarded(protocol: Protocol, handler: Handler) -> Handler:
             return await handler(request)
         except HttpError as failure:
             return error_response(protocol, failure)
+        except Exception as exc:  # a bug here still answers in the protocol's format
+            log.exception("the HTTP front failed on %s %s", request.method, request.url.path)
+            internal = HttpError(ErrorCode.MODEL_ERROR, f"the HTTP front failed: {type(exc).__name__}")
+            return error_response(protocol, internal)
 
     endpoint.__name__ = endpoint.__qualname__ = getattr(handler, "__name__", "endpoint")
     return endpoint

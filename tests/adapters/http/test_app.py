@@ -235,3 +235,20 @@ def test_metrics_count_http_requests_by_route_and_status(serve: Callable[..., Se
     assert 'actorserve_http_request_duration_seconds_count{route="/v2/models/{model}/infer"} 4.0' in text
     assert 'actorserve_requests_total{model="chat",version="chat-1"} 3.0' in text
     assert 'actorserve_version_status{model="chat",status="ready",version="chat-1"} 1.0' in text
+
+
+def test_a_failure_inside_the_front_is_a_500_in_the_protocols_format(
+    serve: Callable[..., Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = serve(SimulatedInvoker())
+
+    def broken() -> list[object]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(served.runtime, "list_versions", broken)
+    r = httpx.get(f"{served.url}/v1/models")
+    assert r.status_code == 500
+    assert r.json()["error"]["message"] == "the HTTP front failed: RuntimeError"
+    v2 = httpx.post(f"{served.url}/v2/repository/index")
+    assert v2.status_code == 500
+    assert v2.json() == {"error": "the HTTP front failed: RuntimeError"}
