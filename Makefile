@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+ and make:
-#   make demo   creates .venv, installs actorserve, runs examples/quickstart.toml (experiments)
-#               and examples/backends.toml (an ONNX model it builds, a simulated LLM, Prometheus)
+#   make demo   creates .venv, installs actorserve, runs examples/quickstart.toml (experiments),
+#               examples/backends.toml (an ONNX model it builds, a simulated LLM, Prometheus), then
+#               examples/serve_demo.py (`actorserve serve` over HTTP, called by a client, stopped by SIGTERM)
 #   make test   creates .venv, installs the test extras, runs lint, types and every test
 
 PYTHON ?= python3
@@ -26,6 +27,7 @@ $(IRIS): | $(STAMP)
 demo: $(STAMP) $(IRIS)
 	$(BIN)/actorserve run examples/quickstart.toml
 	$(BIN)/actorserve run examples/backends.toml
+	$(BIN)/python examples/serve_demo.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

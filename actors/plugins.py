@@ -1,4 +1,4 @@
-"""Invoker factories by name, through the `actorserve.invokers` entry-point group.
+"""Invoker factories by name, through the `actorserve.invokers` entry-point group (exporters and servers too).
 
 Host apps add their own backends by declaring an entry point in that group,
 or at run time with `register_invoker_factory`; the runtime and the CLI
@@ -14,12 +14,20 @@ from importlib.metadata import entry_points
 from typing import cast
 
 from actorserve.domain.errors import ConfigError, StateError
-from actorserve.domain.ports import MetricsExporter, ModelInvoker, StateStore, StateStoreFactory
+from actorserve.domain.ports import MetricsExporter, ModelInvoker, NetworkServer, StateStore, StateStoreFactory
 
-__all__ = ["invoker_names", "load_exporter", "load_invoker", "open_state_store", "register_invoker_factory"]
+__all__ = [
+    "invoker_names",
+    "load_exporter",
+    "load_invoker",
+    "load_server",
+    "open_state_store",
+    "register_invoker_factory",
+]
 
 GROUP = "actorserve.invokers"
 EXPORTERS = "actorserve.exporters"
+SERVERS = "actorserve.servers"
 STORES = "actorserve.state"
 
 _factories: dict[str, Callable[..., ModelInvoker]] = {}
@@ -138,3 +146,17 @@ def open_state_store(url: str, *, namespace: str) -> StateStore:
         what = f"unknown scheme {scheme!r}" if scheme else "not a store URL"
         raise StateError(f"{shown}: {what}; installed stores: {', '.join(names) or 'none'}", url=shown)
     return cast("StateStoreFactory", factory).from_url(url, namespace=namespace)
+
+
+def load_server(name: str, runtime: object, /, **options: object) -> NetworkServer:
+    """Build the network server registered under `name` in the `actorserve.servers` group for `runtime`.
+
+    Raises:
+        ConfigError: unknown name, a missing optional dependency, or an option the server rejects.
+    """
+    factory = _factory(name, SERVERS)
+    if factory is None:
+        installed = ", ".join(sorted({ep.name for ep in entry_points(group=SERVERS)})) or "none"
+        msg = f"server: unknown {name!r} (installed: {installed})"
+        raise ConfigError(msg, field="server")
+    return cast("NetworkServer", factory(runtime, **options))

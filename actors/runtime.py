@@ -18,6 +18,7 @@ from actorserve.actors.base import describe_exception
 from actorserve.actors.clock import SystemClock
 from actorserve.actors.control import ControlPlane
 from actorserve.actors.durable import Durability
+from actorserve.actors.endpoints import Endpoints
 from actorserve.actors.experiments.api import Experiments
 from actorserve.actors.experiments.base import ExperimentDeps
 from actorserve.actors.experiments.records import ExperimentRecords
@@ -30,7 +31,6 @@ from actorserve.actors.messages import (
     WaitReady,
     Write,
 )
-from actorserve.actors.plugins import load_exporter
 from actorserve.actors.registry import RegistryActor
 from actorserve.actors.reply import Reply, SyncReply, wait_budget
 from actorserve.actors.request_path import RequestPath
@@ -45,7 +45,6 @@ from actorserve.domain.errors import ConfigError, StateError
 from actorserve.domain.ports import (
     Clock,
     CostCalculator,
-    MetricsExporter,
     MetricsSink,
     ModelInvoker,
     RandomSource,
@@ -129,7 +128,7 @@ class ServingRuntime:
         self.tracker = ThreadTracker()
         self._scheduler = Scheduler(self._clock)
         self._sinks = SinkFanout([metrics_sink] if metrics_sink is not None else [])
-        self._exporters: list[MetricsExporter] = []
+        self._endpoints = Endpoints(self._sinks, self._clock)
         try:
             self._state = Durability(
                 state,
@@ -407,17 +406,24 @@ class ServingRuntime:
         if self._path.closed:
             msg = "serve_metrics: the runtime is stopped"
             raise RuntimeError(msg)
-        made = load_exporter(exporter)
-        bound = made.serve(host, port)  # first: a taken port leaves nothing attached
-        self._exporters.append(made)  # stop() closes it from here on
-        self._sinks.add(made)
-        now = self._clock.monotonic()
-        for version in self.list_versions():
-            made.status_changed(version, version.status, now)
-            m = self.get_metrics(version.version_id)
-            if m is not None:
-                made.load_changed(version, m.queue_depth, m.in_flight, m.replicas_ready)
-        return bound
+        return self._endpoints.serve_metrics(exporter, host, port, self.list_versions, self.get_metrics)
+
+    def serve_http(self, port: int = 0, host: str = "127.0.0.1", **app_options: object) -> int:
+        """Serve the HTTP front (V2 and OpenAI-compatible routes) from a thread; returns the bound port.
+
+        `app_options` go to `actorserve.adapters.http.create_app` (api_keys,
+        api_keys_env, max_body_bytes, public_paths, ...). `stop()` first stops
+        accepting, lets the requests in progress finish, then joins the thread.
+
+        Raises:
+            ConfigError: the `server` extra is not installed, or an option is invalid.
+            OSError: the port is taken.
+            RuntimeError: the runtime is stopped.
+        """
+        if self._path.closed:
+            msg = "serve_http: the runtime is stopped"
+            raise RuntimeError(msg)
+        return self._endpoints.serve_http(self, host, port, app_options)
 
     # --- shutdown ------------------------------------------------------------
 
@@ -456,6 +462,8 @@ class ServingRuntime:
     def _stop(self, budget: float) -> None:
         deadline = self._clock.monotonic() + budget
         try:
+            # first: stop accepting; what the servers accepted is answered while the versions still serve
+            self._endpoints.stop_accepting(lambda: deadline - self._clock.monotonic())
             self.experiments.stop_all()
             reply: SyncReply[bool] = SyncReply()
             try:
@@ -469,11 +477,7 @@ class ServingRuntime:
                 self._invoker.close()
             except Exception as exc:  # noqa: BLE001 - shutdown goes on
                 log.warning("invoker close failed: %s", describe_exception(exc))
-            for made in self._exporters:
-                try:
-                    made.close()
-                except Exception as exc:  # noqa: BLE001 - shutdown goes on
-                    log.warning("exporter close failed: %s", describe_exception(exc))
+            self._endpoints.close_exporters()
             remaining = wait_budget(max(deadline - self._clock.monotonic(), 1.0))
             for ref in (self._registry, self._router):
                 try:

@@ -28,9 +28,11 @@ __all__ = [
     "MetricsConfig",
     "ModelConfig",
     "StateConfig",
+    "ServerConfig",
     "TrafficConfig",
     "load_config",
     "parse_config",
+    "parse_version",
 ]
 
 Table = dict[str, object]
@@ -79,6 +81,25 @@ class StateConfig:
     url: str
     namespace: str = "actorserve"
     flush_interval_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """What `actorserve serve` listens on, and the HTTP front's options (`create_app`'s keywords)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys_env: str | None = None
+    max_body_bytes: int = 16 * 1024 * 1024
+    public_paths: tuple[str, ...] = ("/v2/health/live", "/v2/health/ready", "/metrics")
+
+    def app_options(self) -> dict[str, object]:
+        """The keywords for `ServingRuntime.serve_http` / `create_app`."""
+        return {
+            "api_keys_env": self.api_keys_env,
+            "max_body_bytes": self.max_body_bytes,
+            "public_paths": self.public_paths,
+        }
 
 
 _NUMBER = (int, float)
@@ -155,6 +176,7 @@ class AppConfig:
     invokers: dict[str, dict[str, object]] = field(default_factory=dict)
     metrics: MetricsConfig | None = None
     state: StateConfig | None = None
+    server: ServerConfig | None = None
 
 
 class _Reader:
@@ -233,6 +255,17 @@ def _version(table: object, where: str, model_name: str, model_type: ModelType) 
         raise ConfigError(
             f"{where}.{field_name}: {str(exc).split(': ', 1)[1]}", field=f"{where}.{field_name}"
         ) from None
+
+
+def parse_version(
+    table: object, model_name: str, model_type: ModelType = ModelType.CUSTOM_MODEL, *, where: str = "version"
+) -> ModelVersion:
+    """One `[[models.versions]]` table (id, number, parameters, metadata, endpoint, framework, serving) as a version.
+
+    Raises:
+        ConfigError: naming the bad key under `where`.
+    """
+    return _version(table, where, model_name, model_type)
 
 
 def _model(table: object, where: str) -> ModelConfig:
@@ -370,7 +403,9 @@ def parse_config(data: Table) -> AppConfig:
     Raises:
         ConfigError: naming the first bad key.
     """
-    r = _Reader(data, "", ("runtime", "invoker", "invokers", "metrics", "state", "models", "experiments", "traffic"))
+    r = _Reader(
+        data, "", ("runtime", "invoker", "invokers", "metrics", "state", "server", "models", "experiments", "traffic")
+    )
     runtime = _Reader(r.get("runtime", dict, {}), "runtime", ("seed", "ready_timeout_s"))
     seed = runtime.get("seed", int)
     ready_timeout = runtime.get("ready_timeout_s", (int, float), 30.0)
@@ -385,6 +420,7 @@ def parse_config(data: Table) -> AppConfig:
     invokers = _invokers(r.get("invokers", dict, {}))
     metrics = _metrics(r.get("metrics", dict))
     state = _state(r.get("state", dict))
+    server = _server(r.get("server", dict))
     models_raw = r.get("models", list, required=True)
     experiments_raw = r.get("experiments", list, [])
     traffic_raw = r.get("traffic", dict, {})
@@ -418,6 +454,7 @@ def parse_config(data: Table) -> AppConfig:
         invokers=invokers,
         metrics=metrics,
         state=state,
+        server=server,
     )
 
 
@@ -459,6 +496,31 @@ def _state(table: object) -> StateConfig | None:
         msg = f"state.url: must be a store URL such as sqlite:///state.db or redis://host:6379/0 (got {url!r})"
         raise ConfigError(msg, field="state.url")
     return StateConfig(url=url, namespace=namespace, flush_interval_s=float(interval))
+
+
+def _server(table: object) -> ServerConfig | None:
+    if table is None:
+        return None
+    r = _Reader(table, "server", ("host", "port", "api_keys_env", "max_body_bytes", "public_paths"))
+    default = ServerConfig()
+    host = r.get("host", str, default.host)
+    port = r.get("port", int, default.port)
+    env = r.get("api_keys_env", str)
+    limit = r.get("max_body_bytes", int, default.max_body_bytes)
+    paths = r.get("public_paths", list, list(default.public_paths))
+    r.done()
+    if not 0 <= port <= 65535:  # type: ignore[operator]
+        raise ConfigError(f"server.port: must be 0-65535 (got {port!r})", field="server.port")
+    if limit < 1:  # type: ignore[operator]
+        raise ConfigError(f"server.max_body_bytes: must be >= 1 (got {limit!r})", field="server.max_body_bytes")
+    if env is not None and not env:
+        raise ConfigError("server.api_keys_env: must name an environment variable", field="server.api_keys_env")
+    assert isinstance(paths, list)
+    for i, path in enumerate(paths):
+        if not isinstance(path, str) or not path.startswith("/"):
+            msg = f"server.public_paths[{i}]: must be a path starting with / (got {path!r})"
+            raise ConfigError(msg, field=f"server.public_paths[{i}]")
+    return ServerConfig(host=host, port=port, api_keys_env=env, max_body_bytes=limit, public_paths=tuple(paths))  # type: ignore[arg-type]
 
 
 def _resolve_paths(config: AppConfig, base: Path) -> AppConfig:

@@ -32,7 +32,7 @@ from actorserve.domain.ports import InvocationResult, ModelHandle
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["OnnxInvoker"]
+__all__ = ["V2_DATATYPE_OF", "OnnxInvoker", "tensor_signature"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,53 @@ _DTYPES = {
     "tensor(bool)": "bool",
     "tensor(string)": "object",
 }
+
+
+V2_DATATYPE_OF = {
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(float16)": "FP16",
+    "tensor(int64)": "INT64",
+    "tensor(int32)": "INT32",
+    "tensor(int16)": "INT16",
+    "tensor(int8)": "INT8",
+    "tensor(uint8)": "UINT8",
+    "tensor(bool)": "BOOL",
+    "tensor(string)": "BYTES",
+}
+"""ONNX element types as Open Inference Protocol V2 datatypes (what model metadata reports)."""
+
+
+def tensor_signature(version: ModelVersion) -> dict[str, list[dict[str, object]]]:
+    """The model's inputs and outputs as V2 metadata: `{"inputs": [{name, datatype, shape}], "outputs": [...]}`.
+
+    Dynamic axes are -1. Opens the file with ONNX Runtime (no replica needed).
+
+    Raises:
+        ConfigError: no `model_path`; onnxruntime is missing.
+        ModelLoadError: the file cannot be read.
+    """
+    try:
+        import onnxruntime
+    except ImportError:
+        raise missing_extra("onnxruntime", "onnx", "onnx") from None
+    path = model_path(version)
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - any reader error means the file cannot be described
+        raise ModelLoadError(f"cannot read {path.name}: {exc}", version_id=version.version_id) from None
+
+    def describe(metas: Sequence[Any]) -> list[dict[str, object]]:
+        return [
+            {
+                "name": m.name,
+                "datatype": V2_DATATYPE_OF.get(m.type, m.type),
+                "shape": [d if isinstance(d, int) and d > 0 else -1 for d in (m.shape or [])],
+            }
+            for m in metas
+        ]
+
+    return {"inputs": describe(session.get_inputs()), "outputs": describe(session.get_outputs())}
 
 
 @dataclass(frozen=True, slots=True)

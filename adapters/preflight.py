@@ -4,7 +4,8 @@
 check that `run` would meet on the way: per version what
 `ServingRuntime.register` checks (its `price_*` parameters through a
 `PriceTable`, then its backend's `validate` through the `InvokerSet`), then
-each experiment's spec as `runtime.experiments` builds it. `run` calls it
+each experiment's spec as `runtime.experiments` builds it, then the `[server]`
+table as the HTTP front's `create_app` checks it. `run` calls it
 first too, so a config `check` accepts is one `run` starts, and both report a
 problem the same way: a `ConfigError` whose message starts with the dotted
 key (`models[0].versions[1].parameters.latency_ms: ...`,
@@ -29,7 +30,7 @@ from actorserve.domain.cost import PriceTable
 from actorserve.domain.ensemble import EnsembleSpec
 from actorserve.domain.errors import ConfigError
 
-__all__ = ["experiment_error", "experiment_spec", "start_experiment", "validate_config"]
+__all__ = ["check_server", "experiment_error", "experiment_spec", "start_experiment", "validate_config"]
 
 ExperimentSpec = ABTestSpec | ShadowSpec | EnsembleSpec | CanarySpec
 
@@ -127,3 +128,20 @@ def validate_config(config: AppConfig, invokers: InvokerSet) -> None:
                 raise _under(f"models[{i}].versions[{j}]", exc) from None
     for e in config.experiments:
         experiment_spec(e)
+    check_server(config)
+
+
+def check_server(config: AppConfig) -> None:
+    """Check the `[server]` table as `create_app` will (the `server` extra is needed for one).
+
+    Raises:
+        ConfigError: `server.<option>: ...`, or the missing extra.
+    """
+    if config.server is None:
+        return
+    from actorserve.adapters.http.options import app_options
+
+    try:
+        app_options(**config.server.app_options())  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise _under("server", exc) from None

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import accumulate
 
 from actorserve.domain.entities import JSONValue
 
 __all__ = [
     "V2_DATATYPES",
+    "Tensor",
     "TensorError",
     "check_elements",
     "datatype_of",
     "flatten",
+    "parse_tensors",
     "reshape",
     "shape_of",
     "split_rows",
+    "tensor_of",
 ]
 
 V2_DATATYPES = frozenset(
@@ -35,6 +39,67 @@ _FLOAT = frozenset({"FP16", "FP32", "FP64"})
 
 class TensorError(ValueError):
     """A value is not a well-formed tensor; the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tensor:
+    """One V2 tensor: its name, shape, datatype and elements (flat, row-major)."""
+
+    name: str
+    shape: tuple[int, ...]
+    datatype: str
+    data: list[object]
+
+    def wire(self) -> dict[str, object]:
+        """The tensor as the protocol's JSON object."""
+        return {"name": self.name, "shape": list(self.shape), "datatype": self.datatype, "data": self.data}
+
+    def nested(self) -> JSONValue:
+        """The elements nested in the tensor's shape."""
+        return reshape(self.data, self.shape, self.name)
+
+
+def parse_tensors(raw: object, where: str, *, allow_nonfinite: bool = False) -> tuple[Tensor, ...]:
+    """A V2 `inputs` list (`[{name, shape, datatype, data}, ...]`) as checked tensors.
+
+    Raises:
+        TensorError: naming the tensor (`inputs[0]`) and what is wrong with it.
+    """
+    if not isinstance(raw, list):
+        raise TensorError(f"{where}: must be a list of tensors")
+    tensors = []
+    for i, item in enumerate(raw):
+        at = f"{where}[{i}]"
+        if not isinstance(item, dict) or not {"name", "shape", "datatype", "data"} <= set(item):
+            raise TensorError(f"{at}: needs name, shape, datatype and data")
+        at = f"{at} ({item['name']})" if isinstance(item["name"], str) else at
+        shape = item["shape"]
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        ):
+            raise TensorError(f"{at}.shape: must be a list of sizes")
+        flat = flatten(item["data"])
+        if len(flat) != math.prod(shape):
+            raise TensorError(f"{at}.data: {len(flat)} elements do not fill shape {shape}")
+        datatype = str(item["datatype"])
+        check_elements(flat, datatype, f"{at}.data", allow_nonfinite=allow_nonfinite)
+        tensors.append(Tensor(str(item["name"]), tuple(shape), datatype, flat))
+    return tuple(tensors)
+
+
+def tensor_of(
+    name: str, value: object, where: str, datatype: str | None = None, *, allow_nonfinite: bool = False
+) -> Tensor:
+    """A nested list as a tensor: its shape, and `datatype` or the one inferred (BOOL, INT64, FP64, BYTES).
+
+    Raises:
+        TensorError: ragged nesting, or elements that do not fit the datatype, naming `where`.
+    """
+    shape = shape_of(value, where)
+    flat = flatten(value)
+    kind = datatype or datatype_of(flat, where)
+    check_elements(flat, kind, where, allow_nonfinite=allow_nonfinite)
+    return Tensor(name, tuple(shape), kind, flat)
 
 
 def shape_of(value: object, where: str) -> list[int]:

@@ -18,14 +18,22 @@ still starting. Parameters: `model_name` (default: the version's model name),
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from actorserve.adapters.http_client import Connection, HttpBackend
 from actorserve.adapters.params import param
-from actorserve.adapters.tensors import TensorError, check_elements, datatype_of, flatten, reshape, shape_of, split_rows
+from actorserve.adapters.tensors import (
+    Tensor,
+    TensorError,
+    check_elements,
+    flatten,
+    parse_tensors,
+    reshape,
+    split_rows,
+    tensor_of,
+)
 from actorserve.domain.entities import JSONValue, ModelRequest, ModelVersion
 from actorserve.domain.enums import ErrorCode
 from actorserve.domain.errors import ConfigError, InvocationError, ModelLoadError
@@ -34,47 +42,16 @@ from actorserve.domain.ports import InvocationResult, ModelHandle
 __all__ = ["V2Invoker"]
 
 
-@dataclass(frozen=True, slots=True)
-class _Tensor:
-    name: str
-    shape: tuple[int, ...]
-    datatype: str
-    data: list[object]  # flat, row-major
-
-    def wire(self) -> dict[str, object]:
-        return {"name": self.name, "shape": list(self.shape), "datatype": self.datatype, "data": self.data}
-
-
-def _encode(data: dict[str, object], datatypes: dict[str, str], allow_nonfinite: bool) -> tuple[_Tensor, ...]:
+def _encode(data: dict[str, object], datatypes: dict[str, str], allow_nonfinite: bool) -> tuple[Tensor, ...]:
     """A request's input_data as V2 tensors; raises TensorError naming the field."""
     if "inputs" in data and isinstance(data["inputs"], list):
-        tensors = []
-        for i, raw in enumerate(data["inputs"]):
-            where = f"input_data.inputs[{i}]"
-            if not isinstance(raw, dict) or not {"name", "shape", "datatype", "data"} <= set(raw):
-                msg = f"{where}: needs name, shape, datatype and data"
-                raise TensorError(msg)
-            shape = raw["shape"]
-            if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-                raise TensorError(f"{where}.shape: must be a list of sizes")
-            flat = flatten(raw["data"])
-            if len(flat) != math.prod(shape):
-                raise TensorError(f"{where}.data: {len(flat)} elements do not fill shape {shape}")
-            datatype = str(raw["datatype"])
-            check_elements(flat, datatype, f"{where}.data", allow_nonfinite=allow_nonfinite)
-            tensors.append(_Tensor(str(raw["name"]), tuple(shape), datatype, flat))
-        return tuple(tensors)
+        return parse_tensors(data["inputs"], "input_data.inputs", allow_nonfinite=allow_nonfinite)
     if not data:
         raise TensorError("input_data: needs at least one tensor")
-    tensors = []
-    for name, value in data.items():
-        where = f"input_data.{name}"
-        shape = shape_of(value, where)
-        flat = flatten(value)
-        datatype = datatypes.get(name) or datatype_of(flat, where)
-        check_elements(flat, datatype, where, allow_nonfinite=allow_nonfinite)
-        tensors.append(_Tensor(name, tuple(shape), datatype, flat))
-    return tuple(tensors)
+    return tuple(
+        tensor_of(name, value, f"input_data.{name}", datatypes.get(name), allow_nonfinite=allow_nonfinite)
+        for name, value in data.items()
+    )
 
 
 def _decode(body: object, where: str = "outputs") -> dict[str, JSONValue]:
@@ -148,7 +125,7 @@ class V2Invoker(HttpBackend):
         self,
         remote: _Remote,
         request: ModelRequest,
-        tensors: Sequence[_Tensor],
+        tensors: Sequence[Tensor],
         timeout_s: float,
     ) -> dict[str, Any]:
         body: dict[str, object] = {"id": request.request_id, "inputs": [t.wire() for t in tensors]}
@@ -167,7 +144,7 @@ class V2Invoker(HttpBackend):
         """Send compatible requests as one concatenated call, the rest one by one (worker thread)."""
         assert isinstance(handle, _Remote)
         results: list[InvocationResult | None] = [None] * len(requests)
-        groups: dict[tuple[object, ...], list[tuple[int, tuple[_Tensor, ...]]]] = {}
+        groups: dict[tuple[object, ...], list[tuple[int, tuple[Tensor, ...]]]] = {}
         for i, request in enumerate(requests):
             try:
                 tensors = _encode(request.input_data, handle.datatypes, handle.allow_nonfinite)
@@ -189,7 +166,7 @@ class V2Invoker(HttpBackend):
         self,
         remote: _Remote,
         requests: Sequence[ModelRequest],
-        group: list[tuple[int, tuple[_Tensor, ...]]],
+        group: list[tuple[int, tuple[Tensor, ...]]],
         timeout_s: float,
     ) -> list[InvocationResult]:
         if len(group) == 1:
@@ -197,7 +174,7 @@ class V2Invoker(HttpBackend):
             return [self._run_one(remote, requests[i], tensors, timeout_s)]
         counts = [tensors[0].shape[0] for _, tensors in group]
         joined = [
-            _Tensor(
+            Tensor(
                 first.name, (sum(counts), *first.shape[1:]), first.datatype, [x for _, ts in group for x in ts[n].data]
             )
             for n, first in enumerate(group[0][1])
@@ -215,7 +192,7 @@ class V2Invoker(HttpBackend):
         return [InvocationResult(output={name: p[n] for name, p in pieces.items()}) for n in range(len(group))]
 
     def _run_one(
-        self, remote: _Remote, request: ModelRequest, tensors: Sequence[_Tensor], timeout_s: float
+        self, remote: _Remote, request: ModelRequest, tensors: Sequence[Tensor], timeout_s: float
     ) -> InvocationResult:
         try:
             return InvocationResult(output=self._call(remote, request, tensors, timeout_s))

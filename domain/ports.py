@@ -21,6 +21,7 @@ __all__ = [
     "MetricsSink",
     "ModelHandle",
     "ModelInvoker",
+    "NetworkServer",
     "RandomSource",
     "StateStore",
     "StateStoreFactory",
@@ -195,6 +196,22 @@ class MetricsExporter(MetricsSink, Protocol):
 
     def close(self) -> None:
         """Stop serving and join any thread `serve` started."""
+        ...
+
+
+class NetworkServer(Protocol):
+    """A network front that serves a runtime from a thread of its own (the HTTP server).
+
+    Found by name through the `actorserve.servers` entry-point group and built
+    as `Server(runtime, **options)`, so `actors` never imports the adapter.
+    """
+
+    def serve(self, host: str, port: int) -> int:
+        """Start listening on `host:port` (0: any free port) and return the bound port once accepting."""
+        ...
+
+    def close(self, timeout_s: float) -> None:
+        """Stop accepting, let requests in progress finish for at most `timeout_s`, then join the thread."""
         ...
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.scenarios import batching, drain, experiments, onnx, overhead, scale, state, throughput
+from benchmarks.scenarios import batching, drain, experiments, http, onnx, overhead, scale, state, throughput
 
 SCENARIOS = {
     "overhead": overhead.run,
@@ -13,4 +13,5 @@ SCENARIOS = {
     "drain": drain.run,
     "onnx": onnx.run,
     "state": state.run,
+    "http": http.run,
 }
