@@ -248,20 +248,25 @@ def check_config(config: AppConfig) -> InvokerSet:
     return invokers
 
 
+def _runtime(config: AppConfig) -> ServingRuntime:
+    """The runtime a config describes: its backends (checked first), seed and state store."""
+    state = config.state
+    return ServingRuntime(
+        check_config(config),
+        rng=random.Random(config.seed),
+        state=None if state is None else state.url,
+        state_namespace="actorserve" if state is None else state.namespace,
+        flush_interval_s=1.0 if state is None else state.flush_interval_s,
+    )
+
+
 def run_scenario(config: AppConfig, console: Console, *, progress: bool = True, linger_s: float = 0.0) -> int:
     """Serve `config` and drive its traffic; returns the exit code.
 
     Raises:
         ConfigError: the config fails a check (`check_config`) before anything starts.
     """
-    state = config.state
-    with ServingRuntime(
-        check_config(config),
-        rng=random.Random(config.seed),
-        state=None if state is None else state.url,
-        state_namespace="actorserve" if state is None else state.namespace,
-        flush_interval_s=1.0 if state is None else state.flush_interval_s,
-    ) as rt:
+    with _runtime(config) as rt:
         url = _serve_metrics(rt, config, console)
         failed = _boot(rt, config, console)
         tally, elapsed = _drive(rt, config, console, progress=progress)
@@ -298,7 +303,7 @@ def serve_config(config: AppConfig, console: Console, stop: threading.Event) -> 
         ConfigError: the config fails a check, or the port cannot be bound.
     """
     server = config.server or ServerConfig()
-    with ServingRuntime(check_config(config), rng=random.Random(config.seed)) as rt:
+    with _runtime(config) as rt:
         _serve_metrics(rt, config, console)
         if _boot(rt, config, console):
             return 1

@@ -11,11 +11,21 @@ the file and the dotted key, e.g. `quickstart.toml: models[0].versions[1].servin
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from actorserve.adapters.config_tables import (
+    MetricsConfig,
+    ServerConfig,
+    StateConfig,
+    Table,
+    TableReader,
+    metrics_table,
+    positive,
+    server_table,
+    state_table,
+)
 from actorserve.domain.config import ServingConfig
 from actorserve.domain.entities import ModelVersion
 from actorserve.domain.enums import ModelStatus, ModelType, RoutingStrategy, coerce_enum
@@ -27,15 +37,13 @@ __all__ = [
     "ExperimentConfig",
     "MetricsConfig",
     "ModelConfig",
-    "StateConfig",
     "ServerConfig",
+    "StateConfig",
     "TrafficConfig",
     "load_config",
     "parse_config",
     "parse_version",
 ]
-
-Table = dict[str, object]
 
 
 DEFAULT_PROMPTS = ("Hello!", "Summarise the actor model in one line.", "What is a canary release?")
@@ -61,45 +69,6 @@ class ModelConfig:
     versions: tuple[ModelVersion, ...]
     routing: RoutingRule | None = None
     inputs: tuple[dict[str, object], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class MetricsConfig:
-    """Where the CLI serves Prometheus metrics while it runs."""
-
-    port: int = 9464
-    host: str = "127.0.0.1"
-
-
-@dataclass(frozen=True, slots=True)
-class StateConfig:
-    """`[state]`: where the runtime keeps versions, routing rules and experiments (README "State").
-
-    A relative `sqlite:///file.db` is resolved against the config file's folder.
-    """
-
-    url: str
-    namespace: str = "actorserve"
-    flush_interval_s: float = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class ServerConfig:
-    """What `actorserve serve` listens on, and the HTTP front's options (`create_app`'s keywords)."""
-
-    host: str = "127.0.0.1"
-    port: int = 8000
-    api_keys_env: str | None = None
-    max_body_bytes: int = 16 * 1024 * 1024
-    public_paths: tuple[str, ...] = ("/v2/health/live", "/v2/health/ready", "/metrics")
-
-    def app_options(self) -> dict[str, object]:
-        """The keywords for `ServingRuntime.serve_http` / `create_app`."""
-        return {
-            "api_keys_env": self.api_keys_env,
-            "max_body_bytes": self.max_body_bytes,
-            "public_paths": self.public_paths,
-        }
 
 
 _NUMBER = (int, float)
@@ -179,55 +148,8 @@ class AppConfig:
     server: ServerConfig | None = None
 
 
-class _Reader:
-    """Walks a table, naming every key it reads; rejects the ones left over."""
-
-    def __init__(self, table: object, where: str, allowed: tuple[str, ...] | None = None) -> None:
-        if not isinstance(table, dict):
-            raise ConfigError(f"{where}: must be a table (got {type(table).__name__})", field=where)
-        self.table: Table = table
-        self.where = where
-        self.seen: set[str] = set(allowed or ())
-        if allowed is not None:
-            self.done()  # unknown keys first: a typo explains a "missing" key better
-
-    def key(self, name: str) -> str:
-        return f"{self.where}.{name}" if self.where else name
-
-    def get(
-        self, name: str, kinds: type | tuple[type, ...], default: object = None, *, required: bool = False
-    ) -> object:
-        self.seen.add(name)
-        if name not in self.table:
-            if required:
-                raise ConfigError(f"{self.key(name)}: missing", field=self.key(name))
-            return default
-        value = self.table[name]
-        kinds_t = kinds if isinstance(kinds, tuple) else (kinds,)
-        ok = isinstance(value, kinds_t) and not (isinstance(value, bool) and bool not in kinds_t)
-        if not ok:
-            expected = " or ".join(k.__name__ for k in kinds_t)
-            raise ConfigError(
-                f"{self.key(name)}: must be {expected} (got {type(value).__name__})", field=self.key(name)
-            )
-        return value
-
-    def done(self) -> None:
-        extra = sorted(set(self.table) - self.seen)
-        if extra:
-            allowed = ", ".join(sorted(self.seen))
-            raise ConfigError(
-                f"{self.key(extra[0])}: unknown key (expected one of: {allowed})", field=self.key(extra[0])
-            )
-
-
-def _positive(value: object, where: str) -> None:
-    if isinstance(value, int | float) and (not math.isfinite(value) or value <= 0):
-        raise ConfigError(f"{where}: must be > 0 (got {value!r})", field=where)
-
-
 def _version(table: object, where: str, model_name: str, model_type: ModelType) -> ModelVersion:
-    r = _Reader(table, where, ("id", "number", "parameters", "metadata", "endpoint", "framework", "serving"))
+    r = TableReader(table, where, ("id", "number", "parameters", "metadata", "endpoint", "framework", "serving"))
     vid = r.get("id", str, required=True)
     number = r.get("number", str, "1.0.0")
     parameters = r.get("parameters", dict, {})
@@ -269,7 +191,7 @@ def parse_version(
 
 
 def _model(table: object, where: str) -> ModelConfig:
-    r = _Reader(table, where, ("name", "type", "versions", "routing", "inputs"))
+    r = TableReader(table, where, ("name", "type", "versions", "routing", "inputs"))
     name = r.get("name", str, required=True)
     assert isinstance(name, str)
     if not name.strip():
@@ -290,7 +212,7 @@ def _model(table: object, where: str) -> ModelConfig:
     versions = tuple(_version(v, f"{where}.versions[{i}]", name, model_type) for i, v in enumerate(versions_raw))
     rule = None
     if routing_raw is not None:
-        rr = _Reader(routing_raw, f"{where}.routing", ("strategy", "weights"))
+        rr = TableReader(routing_raw, f"{where}.routing", ("strategy", "weights"))
         strategy = rr.get("strategy", str, required=True)
         weights = rr.get("weights", dict)
         rr.done()
@@ -304,7 +226,7 @@ def _model(table: object, where: str) -> ModelConfig:
 def _traffic(
     table: object, models: tuple[ModelConfig, ...], experiments: tuple[ExperimentConfig, ...]
 ) -> TrafficConfig:
-    r = _Reader(table, "traffic", ("requests", "concurrency", "duration_s", "timeout_ms", "mix", "prompts"))
+    r = TableReader(table, "traffic", ("requests", "concurrency", "duration_s", "timeout_ms", "mix", "prompts"))
     requests = r.get("requests", int, 1000)
     concurrency = r.get("concurrency", int, 8)
     duration = r.get("duration_s", (int, float))
@@ -318,7 +240,7 @@ def _traffic(
         ("duration_s", duration),
         ("timeout_ms", timeout),
     ):
-        _positive(value, f"traffic.{name}")
+        positive(value, f"traffic.{name}")
     assert isinstance(mix_raw, dict)
     known = {m.name for m in models} | {e.id for e in experiments}
     mix: dict[str, float] = {}
@@ -358,7 +280,7 @@ def _experiment(table: object, where: str, versions: set[str]) -> ExperimentConf
         raise ConfigError(f"{where}.type: must be one of {allowed} (got {kind!r})", field=f"{where}.type")
     assert isinstance(kind, str)
     spec = EXPERIMENT_SETTINGS[kind]
-    r = _Reader(table, where, ("type", "id", *spec))
+    r = TableReader(table, where, ("type", "id", *spec))
     experiment_id = r.get("id", str, required=True)
     assert isinstance(experiment_id, str)
     if not experiment_id.strip():
@@ -403,24 +325,24 @@ def parse_config(data: Table) -> AppConfig:
     Raises:
         ConfigError: naming the first bad key.
     """
-    r = _Reader(
+    r = TableReader(
         data, "", ("runtime", "invoker", "invokers", "metrics", "state", "server", "models", "experiments", "traffic")
     )
-    runtime = _Reader(r.get("runtime", dict, {}), "runtime", ("seed", "ready_timeout_s"))
+    runtime = TableReader(r.get("runtime", dict, {}), "runtime", ("seed", "ready_timeout_s"))
     seed = runtime.get("seed", int)
     ready_timeout = runtime.get("ready_timeout_s", (int, float), 30.0)
     runtime.done()
-    _positive(ready_timeout, "runtime.ready_timeout_s")
-    invoker = _Reader(r.get("invoker", dict, {}), "invoker")
+    positive(ready_timeout, "runtime.ready_timeout_s")
+    invoker = TableReader(r.get("invoker", dict, {}), "invoker")
     invoker.seen.update(invoker.table)
     kind = invoker.table.get("type", "simulated")
     if not isinstance(kind, str):
         raise ConfigError("invoker.type: must be str", field="invoker.type")
     settings = {k: v for k, v in invoker.table.items() if k != "type"}
     invokers = _invokers(r.get("invokers", dict, {}))
-    metrics = _metrics(r.get("metrics", dict))
-    state = _state(r.get("state", dict))
-    server = _server(r.get("server", dict))
+    metrics = metrics_table(r.get("metrics", dict))
+    state = state_table(r.get("state", dict))
+    server = server_table(r.get("server", dict))
     models_raw = r.get("models", list, required=True)
     experiments_raw = r.get("experiments", list, [])
     traffic_raw = r.get("traffic", dict, {})
@@ -466,61 +388,6 @@ def _invokers(table: object) -> dict[str, dict[str, object]]:
             raise ConfigError(f"invokers.{name}: must be a table of settings", field=f"invokers.{name}")
         out[str(name)] = dict(settings)
     return out
-
-
-def _metrics(table: object) -> MetricsConfig | None:
-    if table is None:
-        return None
-    r = _Reader(table, "metrics", ("port", "host"))
-    port = r.get("port", int, 9464)
-    host = r.get("host", str, "127.0.0.1")
-    r.done()
-    if not 0 <= port <= 65535:  # type: ignore[operator]
-        raise ConfigError(f"metrics.port: must be 0-65535 (got {port!r})", field="metrics.port")
-    return MetricsConfig(port=port, host=host)  # type: ignore[arg-type]
-
-
-def _state(table: object) -> StateConfig | None:
-    if table is None:
-        return None
-    r = _Reader(table, "state", ("url", "namespace", "flush_interval_s"))
-    url = r.get("url", str, required=True)
-    namespace = r.get("namespace", str, "actorserve")
-    interval = r.get("flush_interval_s", (int, float), 1.0)
-    r.done()
-    _positive(interval, "state.flush_interval_s")
-    assert isinstance(url, str)
-    assert isinstance(namespace, str)
-    assert isinstance(interval, int | float)
-    if "://" not in url and url != ":memory:":
-        msg = f"state.url: must be a store URL such as sqlite:///state.db or redis://host:6379/0 (got {url!r})"
-        raise ConfigError(msg, field="state.url")
-    return StateConfig(url=url, namespace=namespace, flush_interval_s=float(interval))
-
-
-def _server(table: object) -> ServerConfig | None:
-    if table is None:
-        return None
-    r = _Reader(table, "server", ("host", "port", "api_keys_env", "max_body_bytes", "public_paths"))
-    default = ServerConfig()
-    host = r.get("host", str, default.host)
-    port = r.get("port", int, default.port)
-    env = r.get("api_keys_env", str)
-    limit = r.get("max_body_bytes", int, default.max_body_bytes)
-    paths = r.get("public_paths", list, list(default.public_paths))
-    r.done()
-    if not 0 <= port <= 65535:  # type: ignore[operator]
-        raise ConfigError(f"server.port: must be 0-65535 (got {port!r})", field="server.port")
-    if limit < 1:  # type: ignore[operator]
-        raise ConfigError(f"server.max_body_bytes: must be >= 1 (got {limit!r})", field="server.max_body_bytes")
-    if env is not None and not env:
-        raise ConfigError("server.api_keys_env: must name an environment variable", field="server.api_keys_env")
-    assert isinstance(paths, list)
-    for i, path in enumerate(paths):
-        if not isinstance(path, str) or not path.startswith("/"):
-            msg = f"server.public_paths[{i}]: must be a path starting with / (got {path!r})"
-            raise ConfigError(msg, field=f"server.public_paths[{i}]")
-    return ServerConfig(host=host, port=port, api_keys_env=env, max_body_bytes=limit, public_paths=tuple(paths))  # type: ignore[arg-type]
 
 
 def _resolve_paths(config: AppConfig, base: Path) -> AppConfig:
