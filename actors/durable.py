@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pykka
@@ -20,6 +20,7 @@ import pykka
 from actorserve.actors.messages import FlushState, Persist, StateStatus, Write
 from actorserve.actors.plugins import open_state_store
 from actorserve.actors.reply import SyncReply
+from actorserve.actors.router import BANDIT_EVIDENCE, posteriors_from
 from actorserve.actors.scheduler import Scheduler
 from actorserve.actors.sinks import SinkFanout
 from actorserve.actors.state import StateActor
@@ -156,9 +157,9 @@ class Durability:
     def restore(
         self,
         register: Callable[[ModelVersion], bool],
-        route: Callable[[str, RoutingRule | None], None],
+        route: Callable[[str, RoutingRule | None, Mapping[str, tuple[float, float]] | None], None],
     ) -> None:
-        """Bring back what the store holds: versions (they load again), then routing rules.
+        """Bring back what the store holds: versions (they load again), then routing rules (with bandit evidence).
 
         Tombstones stay gone. An entry that cannot be restored (a bad record,
         an unknown backend, a missing extra) is skipped with its reason; the
@@ -180,7 +181,9 @@ class Durability:
             if entry.doc is None:
                 continue
             try:
-                route(entry.key, routing_from_record(entry.doc))
+                rule = routing_from_record(entry.doc)
+                evidence = self.store.read_counters(BANDIT_EVIDENCE, entry.key) if self.store is not None else {}
+                route(entry.key, rule, posteriors_from(evidence) if evidence else None)
             except ConfigError as exc:
                 self.skip(f"routing {entry.key}", str(exc))
         if restored:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -13,6 +14,7 @@ from actorserve.actors.base import ServingActor, describe_exception, handles
 from actorserve.actors.failures import failed_response
 from actorserve.actors.keys import VersionKey
 from actorserve.actors.messages import (
+    Count,
     Drain,
     Infer,
     Route,
@@ -29,7 +31,22 @@ from actorserve.domain.lifecycle import ROUTABLE
 from actorserve.domain.ports import Clock, RandomSource
 from actorserve.domain.routing import Candidate, RoutingPolicy, RoutingRule, ThompsonPolicy, make_policy
 
-__all__ = ["RouterActor"]
+__all__ = ["BANDIT_EVIDENCE", "RouterActor", "posteriors_from"]
+
+BANDIT_EVIDENCE = "bandit"
+"""Counter kind of INTELLIGENT routing's evidence (key: the model; fields `<version>.reward|shortfall`)."""
+
+
+def posteriors_from(counters: Mapping[str, float]) -> dict[str, tuple[float, float]]:
+    """Per version, (reward, shortfall) from a model's stored evidence counters."""
+    out: dict[str, tuple[float, float]] = {}
+    for name, value in counters.items():
+        vid, _, part = name.rpartition(".")
+        if vid and part in ("reward", "shortfall"):
+            gained, lost = out.get(vid, (0.0, 0.0))
+            out[vid] = (gained + float(value), lost) if part == "reward" else (gained, lost + float(value))
+    return out
+
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +65,8 @@ class _Model:
     rule: RoutingRule | None = None
     policy: RoutingPolicy | None = None
     ready: tuple[Candidate, ...] = ()
+    seed: Mapping[str, tuple[float, float]] | None = None
+    """Bandit evidence kept from before (a restore), folded into the policy when it is made."""
 
 
 class RouterActor(ServingActor):
@@ -59,8 +78,16 @@ class RouterActor(ServingActor):
     when the chosen version's actor is already gone. Runs on its own thread.
     """
 
-    def __init__(self, *, clock: Clock, tracker: ThreadTracker, rng: RandomSource | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        tracker: ThreadTracker,
+        rng: RandomSource | None = None,
+        state: pykka.ActorRef[Any] | None = None,
+    ) -> None:
         super().__init__()
+        self._state = state  # the state actor: INTELLIGENT routing's evidence is written behind to it
         self._clock = clock
         self._tracker = tracker
         self._rng: RandomSource = rng if rng is not None else random.Random()
@@ -127,6 +154,9 @@ class RouterActor(ServingActor):
 
     def _policy_for(self, model: _Model) -> RoutingPolicy:
         model.policy = make_policy(model.rule, self._rng)
+        if isinstance(model.policy, ThompsonPolicy) and model.seed:
+            for version_id, (gained, lost) in model.seed.items():
+                model.policy.seed(version_id, gained, lost)
         return model.policy
 
     def _refresh(self, model_name: str) -> None:
@@ -183,7 +213,11 @@ class RouterActor(ServingActor):
         )
         model = self._models.get(entry.model_name)
         if model is not None and isinstance(model.policy, ThompsonPolicy):
-            model.policy.observe(m.key.version_id, m.successes, m.failures, m.latency_ewma_ms, m.cost_per_request)
+            vid = m.key.version_id
+            gained, lost = model.policy.observe(vid, m.successes, m.failures, m.latency_ewma_ms, m.cost_per_request)
+            if self._state is not None and gained + lost > 0:
+                evidence = {f"{vid}.reward": gained, f"{vid}.shortfall": lost}
+                safe_tell(self._state, Count({(BANDIT_EVIDENCE, entry.model_name): evidence}))
         if entry.status in ROUTABLE:
             self._refresh(entry.model_name)
 
@@ -210,6 +244,7 @@ class RouterActor(ServingActor):
         model = self._models.setdefault(m.model_name, _Model())
         model.rule = m.rule
         model.policy = None
+        model.seed = m.posteriors
         log.info(
             "routing for %s: %s",
             m.model_name,

@@ -143,7 +143,7 @@ class ServingRuntime:
             )
             if rng is None and seed is not None:
                 rng = random.Random(seed)
-            self._router = RouterActor.start(clock=self._clock, tracker=self.tracker, rng=rng)
+            self._router = RouterActor.start(clock=self._clock, tracker=self.tracker, rng=rng, state=self._state.actor)
             self._registry = RegistryActor.start(
                 invoker=self._invoker,
                 clock=self._clock,
@@ -351,9 +351,11 @@ class ServingRuntime:
         self._state.persist(Write(ROUTING, model_name, routing_record(rule)), what=f"set_routing {model_name}")
         self._apply_routing(model_name, rule)
 
-    def _apply_routing(self, model_name: str, rule: RoutingRule | None) -> None:
+    def _apply_routing(
+        self, model_name: str, rule: RoutingRule | None, posteriors: Mapping[str, tuple[float, float]] | None = None
+    ) -> None:
         reply: SyncReply[bool] = SyncReply()
-        self._control.call(self._router, SetRouting(model_name, rule, reply), reply, "set_routing")
+        self._control.call(self._router, SetRouting(model_name, rule, reply, posteriors), reply, "set_routing")
 
     def get_version(self, version_id: str) -> ModelVersion | None:
         """The registered `ModelVersion` (its status is live), or None."""

@@ -247,19 +247,29 @@ class ThompsonPolicy:
 
     def observe(
         self, version_id: str, successes: int, failures: int, latency_ms: float | None, cost_usd: float | None
-    ) -> None:
-        """Fold in what happened since the last observation of `version_id` (counts are cumulative)."""
+    ) -> tuple[float, float]:
+        """Fold in what happened since the last observation of `version_id` (counts are cumulative).
+
+        Returns the evidence added, (reward, shortfall): what a state store
+        keeps so a restarted runtime starts from the same posteriors (`seed`).
+        """
         prev_ok, prev_failed = self._seen.get(version_id, (0, 0))
         new_ok, new_failed = successes - prev_ok, failures - prev_failed
         if new_ok < 0 or new_failed < 0:  # the version restarted: its counters did too
             new_ok, new_failed = successes, failures
         self._seen[version_id] = (successes, failures)
         if new_ok + new_failed == 0:
-            return
+            return 0.0, 0.0
         gained = new_ok * self._settings.reward(latency_ms, cost_usd)
+        lost = new_ok + new_failed - gained
+        self.seed(version_id, gained, lost)
+        return gained, lost
+
+    def seed(self, version_id: str, gained: float, lost: float) -> None:
+        """Add evidence gathered elsewhere (before a restart, or by another process) to `version_id`'s posterior."""
         posterior = self._posterior.setdefault(version_id, [1.0, 1.0])
-        posterior[0] += gained
-        posterior[1] += new_ok + new_failed - gained
+        posterior[0] += max(gained, 0.0)
+        posterior[1] += max(lost, 0.0)
 
     def posterior(self, version_id: str) -> tuple[float, float]:
         """(alpha, beta) of the version's reward posterior."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
     import pykka
@@ -43,3 +44,5 @@ class SetRouting:
     model_name: str
     rule: RoutingRule | None
     reply: Reply[bool]
+    posteriors: Mapping[str, tuple[float, float]] | None = None
+    """For INTELLIGENT: evidence (reward, shortfall) per version kept from before (a restore)."""

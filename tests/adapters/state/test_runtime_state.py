@@ -14,7 +14,7 @@ from actorserve.domain.enums import ModelStatus
 from actorserve.domain.errors import ConfigError, StateError
 from actorserve.domain.records import VERSION, version_record
 from tests.adapters.state.conftest import RedisServer, needs_redis
-from tests.fakes import make_version
+from tests.fakes import eventually, make_version
 
 Factory = Callable[..., ServingRuntime]
 SECRET = "sk-planted-0123456789abcdef"
@@ -163,3 +163,28 @@ def test_a_runtime_on_redis_restores_after_a_restart(runtimes: Factory, redis_se
     second = runtimes(state=redis_server.url, state_namespace="restart-test")
     assert second.wait_ready("v2", 5)
     assert second.get_version("v1") is not None
+
+
+def test_intelligent_routing_resumes_from_the_evidence_it_had(runtimes: Factory, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    first = runtimes(state=url, seed=5, flush_interval_s=0.05)
+    first.register(make_version("good", parameters={"error_rate": 0.0}))
+    first.register(make_version("bad", number="2.0.0", parameters={"error_rate": 1.0}))
+    assert first.wait_ready("good", 5) and first.wait_ready("bad", 5)
+    first.set_routing("chat", "intelligent")
+    for _ in range(400):
+        first.serve("chat", {"prompt": "hi"})
+    store = SqliteStateStore.from_url(url)
+
+    def kept() -> bool:
+        evidence = store.read_counters("bandit", "chat")
+        return evidence.get("bad.shortfall", 0) > 20 and evidence.get("good.reward", 0) > 20
+
+    assert eventually(kept, timeout=10)
+    store.close()
+    first.stop()
+
+    second = runtimes(state=url, seed=5)
+    assert second.wait_ready("good", 5) and second.wait_ready("bad", 5)
+    chosen = [second.serve("chat", {"prompt": "hi"}).version_id for _ in range(20)]
+    assert chosen.count("bad") <= 2  # from fresh Beta(1, 1) posteriors, about half would go to "bad"
