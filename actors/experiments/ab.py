@@ -58,6 +58,12 @@ AB_REQUEST = "ab_request"
 OUTCOME_WINDOW_MS = 24 * 3600 * 1000
 """How long an outcome may arrive after its request and still count, with a state store (a day)."""
 
+AB_COVARIATE = "ab_covariate"
+"""Document kind of a key's pre-period covariate (key: `<test id>/<epoch>/<key>`), for CUPED."""
+
+COVARIATE_KEEP_MS = 90 * 24 * 3600 * 1000
+"""How long a recorded covariate is kept with a state store (90 days: longer than any test should run)."""
+
 AB_STATE = "ab_state"
 """Document kind of an A/B test's decisions and conclusion (key: `<test id>/<epoch>`)."""
 
@@ -143,11 +149,25 @@ class ABTestActor(ExperimentActor):
             self._concluded = stored.get("concluded") is True
             after = stored.get("after")
             self._after = after if isinstance(after, str) and after in self._spec.arms else self._spec.arms[0]
+        try:
+            self._covariates.update(self._stored_covariates())
+        except Exception as exc:  # noqa: BLE001 - CUPED runs on what is recorded from now on
+            log.warning("A/B test %s: covariates not read at start: %s", self.experiment_id, exc)
         view = self._shared.load()
         if view is not None:
             self._arms = view
             if not self._ended() and any(arm.answered for arm in view):
                 self._look()
+
+    def _stored_covariates(self) -> dict[str, float]:
+        assert self._stats is not None
+        prefix = f"{self._stats.prefix}/"
+        found = {}
+        for entry in self._stats.store.list_documents(AB_COVARIATE):
+            value = entry.doc.get("value") if entry.doc is not None else None
+            if entry.key.startswith(prefix) and isinstance(value, int | float) and not isinstance(value, bool):
+                found[entry.key.removeprefix(prefix)] = float(value)
+        return found
 
     def _keep(self) -> None:
         """Write the decisions behind (a restart or another process sees a concluded test as concluded)."""
@@ -288,6 +308,9 @@ class ABTestActor(ExperimentActor):
             return
         self._covariates[m.key] = m.value
         m.reply.set(True)
+        if self._stats is not None:  # kept, so a restarted test adjusts with it too
+            key = f"{self._stats.prefix}/{m.key}"
+            safe_tell(self._stats.state, Remember(AB_COVARIATE, key, {"value": m.value}, COVARIATE_KEEP_MS))
 
     # --- sequential looks and the decision ------------------------------------
 

@@ -340,3 +340,19 @@ def test_an_outcome_counts_after_a_restart_and_in_another_runtime(runtimes: Fact
         return sum(int(arm["custom"].get("conversion", {}).get("n", 0)) for arm in arms)
 
     assert eventually(lambda: conversions() == 3, timeout=10)
+
+
+def test_recorded_covariates_survive_a_restart(runtimes: Factory, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    first = boot(runtimes, url)
+    first.experiments.start_ab_test(["v1", "v2"], test_id="t1", min_samples=10)
+    for i in range(40):
+        assert first.experiments.record_covariate("t1", f"user-{i}", float(i % 7))
+    serve(first, "t1", 400)
+    before = first.experiments.report("t1")
+    assert before is not None and before["cuped"]
+    first.stop()
+    second = boot(runtimes, url)
+    after = second.experiments.report("t1")
+    assert after is not None
+    assert after["cuped"] == before["cuped"]
