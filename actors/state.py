@@ -133,11 +133,14 @@ class StateActor(ServingActor):
 
     @handles(Remember)
     def _on_remember(self, m: Remember) -> None:
-        target = (m.kind, m.key)
-        self._remembered[target] = (m.doc, m.ttl_ms)
-        if len(self._remembered) > self._max_remembered:
-            self._remembered.popitem(last=False)  # the oldest goes first; counted like any dropped event
-            self._buffer.drop(1)
+        remembered = self._remembered
+        for key, doc in m.entries:
+            remembered[(m.kind, key)] = (doc, m.ttl_ms)
+        excess = len(remembered) - self._max_remembered
+        for _ in range(max(excess, 0)):
+            remembered.popitem(last=False)  # the oldest go first; counted like any dropped event
+        if excess > 0:
+            self._buffer.drop(excess)
 
     @handles(Count)
     def _on_count(self, m: Count) -> None:

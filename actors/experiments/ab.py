@@ -52,12 +52,7 @@ __all__ = ["AB_STATE", "ABTestActor", "Promote"]
 
 log = logging.getLogger(__name__)
 
-AB_REQUEST = "ab_request"
-"""Document kind of the arm that served a request (key: `<test id>/<epoch>/<request id>`), kept for outcomes."""
-
-OUTCOME_WINDOW_MS = 24 * 3600 * 1000
-"""How long an outcome may arrive after its request and still count, with a state store (a day)."""
-
+AB_REQUEST = SharedArms.remember_kind
 AB_COVARIATE = "ab_covariate"
 """Document kind of a key's pre-period covariate (key: `<test id>/<epoch>/<key>`), for CUPED."""
 
@@ -234,10 +229,8 @@ class ABTestActor(ExperimentActor):
         self._requests[m.request.request_id] = (arm, m.key)
         if len(self._requests) > _REMEMBERED_REQUESTS:
             self._requests.popitem(last=False)
-        if self._stats is not None:  # an outcome may come after a restart, or to another process
-            doc: Document = {"arm": arm, "key": m.key}
-            key = f"{self._stats.prefix}/{m.request.request_id}"
-            safe_tell(self._stats.state, Remember(AB_REQUEST, key, doc, OUTCOME_WINDOW_MS))
+        if self._shared is not None:  # an outcome may come after a restart, or to another process
+            self._shared.served(f"{self._shared.sync.prefix}/{m.request.request_id}", {"arm": arm, "key": m.key})
         reply = ObservedReply(self.actor_ref, (arm, m.key), m.reply)
         self.forward(m.request, self._spec.arms[arm], reply, m.started_at, m.timeout_ms)
 
@@ -310,7 +303,7 @@ class ABTestActor(ExperimentActor):
         m.reply.set(True)
         if self._stats is not None:  # kept, so a restarted test adjusts with it too
             key = f"{self._stats.prefix}/{m.key}"
-            safe_tell(self._stats.state, Remember(AB_COVARIATE, key, {"value": m.value}, COVARIATE_KEEP_MS))
+            safe_tell(self._stats.state, Remember(AB_COVARIATE, ((key, {"value": m.value}),), COVARIATE_KEEP_MS))
 
     # --- sequential looks and the decision ------------------------------------
 

@@ -18,10 +18,10 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from actorserve.actors.messages import Count, CountersRead, SyncCounters, safe_tell
+from actorserve.actors.messages import Count, CountersRead, Remember, SyncCounters, safe_tell
 from actorserve.domain.abarms import ArmStats
 from actorserve.domain.abcounters import add_counters, arm_counters, arm_from_counters
-from actorserve.domain.state import CounterBatch, Counters
+from actorserve.domain.state import CounterBatch, Counters, Document
 
 if TYPE_CHECKING:
     import pykka
@@ -68,6 +68,12 @@ class SharedArms:
         me: the A/B actor (where the totals come back).
     """
 
+    remember_kind = "ab_request"
+    """Document kind of the arm that served a request (key: `<test id>/<epoch>/<request id>`), kept for outcomes."""
+
+    remember_ms = 24 * 3600 * 1000
+    """How long an outcome may arrive after its request and still count (a day)."""
+
     def __init__(self, sync: StatsSync, arms: int, me: pykka.ActorRef[Any]) -> None:
         self.sync = sync
         self._me = me
@@ -78,6 +84,7 @@ class SharedArms:
         self._pending: list[tuple[int, CounterBatch]] = []
         self._seq = 0
         self._waiting = False  # a sync is out: the next one waits for its answer (a slow store gets one at a time)
+        self._served: list[tuple[str, Document]] = []
 
     def load(self) -> list[ArmStats] | None:
         """The stored totals, read from the store directly (when the test starts); None if it cannot be read.
@@ -92,6 +99,15 @@ class SharedArms:
             log.warning("A/B statistics not read from the store at start: %s", exc)
             return None
         return self.received(CountersRead(0, totals))
+
+    def served(self, key: str, doc: Document) -> None:
+        """Remember which arm served a request: handed to the state actor with the next sync."""
+        self._served.append((key, doc))
+
+    def _hand_over_served(self) -> None:
+        if self._served:
+            safe_tell(self.sync.state, Remember(self.remember_kind, tuple(self._served), self.remember_ms))
+            self._served = []
 
     def _batch(self) -> CounterBatch:
         batch: dict[tuple[str, str], Counters] = {}
@@ -109,6 +125,7 @@ class SharedArms:
         While the previous sync is unanswered (a slow or lost store), nothing
         is sent: the tallies keep adding up here until it answers.
         """
+        self._hand_over_served()
         if self._waiting:
             return
         batch = self._batch()
@@ -120,6 +137,7 @@ class SharedArms:
 
     def flush(self) -> None:
         """Hand over what is left (the test is stopping); no read back."""
+        self._hand_over_served()
         batch = self._batch()
         if batch:
             safe_tell(self.sync.state, Count(batch))

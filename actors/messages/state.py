@@ -113,13 +113,13 @@ class StoreAnswer:
 
 @dataclass(frozen=True, slots=True)
 class Remember:
-    """Experiment → state actor: keep `doc` under `(kind, key)` for `ttl_ms` (written behind, bounded).
+    """Experiment → state actor: keep each `(key, doc)` of `entries` under `kind` for `ttl_ms` (written behind).
 
-    An A/B test remembers which arm served each request this way, so an
-    outcome reported later, after a restart or to another process, still counts.
+    An A/B test remembers which arm served each request this way (a batch
+    per sync, not a message per request), so an outcome reported later,
+    after a restart or to another process, still counts.
     """
 
     kind: str
-    key: str
-    doc: Document
+    entries: tuple[tuple[str, Document], ...]
     ttl_ms: int

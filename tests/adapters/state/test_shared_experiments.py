@@ -220,7 +220,7 @@ def test_a_redis_that_stops_answering_costs_no_request_and_no_statistic(runtimes
             return isinstance(state, dict) and state["healthy"] is True and state["pending"] == 0
 
         assert eventually(flushed, timeout=20)
-        assert eventually(lambda: sum(int(r[0]) for r in figures(rt.experiments.report(test_id))) == 400, 10)  # type: ignore[call-overload]
+        assert eventually(lambda: sum(int(r[0]) for r in figures(rt.experiments.report(test_id))) == 400, 20)  # type: ignore[call-overload]
         rt.stop()
         again = boot(runtimes, server.url)
         assert sum(int(r[0]) for r in figures(again.experiments.report(test_id))) == 400  # type: ignore[call-overload]
@@ -326,7 +326,8 @@ def test_an_outcome_counts_after_a_restart_and_in_another_runtime(runtimes: Fact
         return isinstance(state, dict) and state["pending"] == 0
 
     assert eventually(remembered, timeout=10)
-    assert other.experiments.record_outcome("t1", served[1].request_id, 1.0)  # served by the other runtime
+    # served by the other runtime: known there once the first one's next sync has written it
+    assert eventually(lambda: other.experiments.record_outcome("t1", served[1].request_id, 1.0), timeout=10)
     assert not other.experiments.record_outcome("t1", "no-such-request", 1.0)
     first.stop()
     again = boot(runtimes, url)
