@@ -23,10 +23,11 @@ _namespaces = itertools.count()
 
 
 class RedisServer:
-    """One redis-server of the tests' own, on a unix socket, no persistence."""
+    """One redis-server of the tests' own, on a unix socket; no persistence unless `durable`."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, durable: bool = False) -> None:
         self.folder = folder
+        self.durable = durable  # an append-only file synced at every write: it survives SIGKILL
         self.socket = folder / "redis.sock"
         self.log = folder / "redis.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -43,7 +44,8 @@ class RedisServer:
             "--unixsocket", str(self.socket),
             "--unixsocketperm", "700",
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.durable else "no",
+            "--appendfsync", "always",
             "--daemonize", "no",
             "--dir", str(self.folder),
         ]  # fmt: skip

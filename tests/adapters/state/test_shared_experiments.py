@@ -357,3 +357,36 @@ def test_recorded_covariates_survive_a_restart(runtimes: Factory, tmp_path: Path
     after = second.experiments.report("t1")
     assert after is not None
     assert after["cuped"] == before["cuped"]
+
+
+@needs_redis
+@pytest.mark.slow
+def test_a_redis_killed_and_restarted_while_serving_loses_nothing_counted(runtimes: Factory, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path, durable=True)  # what it acknowledged survives its SIGKILL
+    server.start()
+    try:
+        rt = boot(runtimes, server.url)
+        test_id = rt.experiments.start_ab_test(["v1", "v2"], test_id="killed")
+        serve(rt, test_id, 200)
+        server.kill()
+        for i in range(200):  # the store is gone: every request is still answered by its version
+            response = rt.experiments.serve(test_id, {"prompt": "hi"}, key=f"user-{i % 40}")
+            assert response.error_code is None or response.error_code.value == "model_error"
+
+        def unhealthy() -> bool:
+            state = rt.health()["state"]
+            return isinstance(state, dict) and state["healthy"] is False
+
+        assert eventually(unhealthy, timeout=20)
+        server.start()  # the same socket, its data back from the append-only file
+
+        def flushed() -> bool:
+            state = rt.health()["state"]
+            return isinstance(state, dict) and state["healthy"] is True and state["pending"] == 0
+
+        assert eventually(flushed, timeout=20)
+        rt.stop()
+        again = boot(runtimes, server.url)
+        assert sum(int(r[0]) for r in figures(again.experiments.report(test_id))) == 400  # type: ignore[call-overload]
+    finally:
+        server.stop()
