@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import math
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import pykka
 
@@ -25,10 +25,24 @@ from actorserve.domain.entities import ModelRequest, ModelResponse
 from actorserve.domain.enums import ErrorCode
 from actorserve.domain.ports import Clock
 
-__all__ = ["GRACE_S", "RequestIds", "RequestPath", "check_request"]
+__all__ = ["GRACE_S", "Call", "RequestIds", "RequestPath", "check_request"]
 
 GRACE_S = 0.25
 """How long a caller waits past its deadline for the version's own TIMEOUT answer."""
+
+
+class Call(NamedTuple):
+    """One serve call's arguments, as the caller gave them (checked by `check_request` when sent)."""
+
+    model_name: str
+    input_data: dict[str, object]
+    version_id: str | None = None
+    parameters: dict[str, object] | None = None
+    timeout_ms: float | None = None
+    key: str | None = None
+
+
+_UNKNOWN_CALL = Call("unknown", {})
 
 
 class _Unknown:
@@ -123,130 +137,69 @@ class RequestPath:
 
     # --- to the router ---------------------------------------------------------
 
-    def serve(
-        self,
-        model_name: str,
-        input_data: dict[str, object],
-        version_id: str | None,
-        parameters: dict[str, object] | None,
-        timeout_ms: float | None,
-        key: str | None,
-    ) -> ModelResponse:
+    def serve(self, call: Call) -> ModelResponse:
         """Route one request and block until its one answer."""
-        return self._serve(None, model_name, input_data, version_id, parameters, timeout_ms, key)
+        return self._serve(None, call)
 
-    async def aserve(
-        self,
-        model_name: str,
-        input_data: dict[str, object],
-        version_id: str | None,
-        parameters: dict[str, object] | None,
-        timeout_ms: float | None,
-        key: str | None,
-    ) -> ModelResponse:
+    async def aserve(self, call: Call) -> ModelResponse:
         """`serve` for asyncio: a cancelled awaiting task answers its request CANCELLED."""
-        return await self._aserve(None, model_name, input_data, version_id, parameters, timeout_ms, key)
+        return await self._aserve(None, call)
 
-    def submit(
-        self,
-        reply: Reply[ModelResponse],
-        model_name: str,
-        input_data: dict[str, object],
-        version_id: str | None,
-        parameters: dict[str, object] | None,
-        timeout_ms: float | None,
-        key: str | None,
-    ) -> str:
+    def submit(self, reply: Reply[ModelResponse], call: Call) -> str:
         """Route one request without waiting; its answer completes `reply`. Returns the request id."""
-        started = self._clock.monotonic()
-        return self._submit(reply, None, model_name, input_data, version_id, parameters, timeout_ms, key, started)[1]
+        return self._submit(reply, None, call, self._clock.monotonic())[1]
 
     def await_reply(self, reply: SyncReply[ModelResponse], budget_s: float | None = None) -> ModelResponse:
         """Wait for a `submit`ted request's answer; TIMEOUT after the budget."""
         budget = budget_s if budget_s is not None else self._max_timeout_ms / 1000.0 + GRACE_S
         if not reply.wait(budget):
-            self._fail(reply, "", "unknown", None, self._clock.monotonic(), ErrorCode.TIMEOUT, _NO_ANSWER)
+            self._fail(reply, "", _UNKNOWN_CALL, self._clock.monotonic(), ErrorCode.TIMEOUT, _NO_ANSWER)
         return reply.value()
 
     # --- to an actor -----------------------------------------------------------
 
-    def serve_at(
-        self,
-        actor: pykka.ActorRef[Any] | None,
-        name: str,
-        input_data: dict[str, object],
-        parameters: dict[str, object] | None,
-        timeout_ms: float | None,
-        key: str | None,
-    ) -> ModelResponse:
-        """Serve one request through `actor` (an experiment named `name`; None: unknown, NOT_FOUND)."""
-        return self._serve(_UNKNOWN if actor is None else actor, name, input_data, None, parameters, timeout_ms, key)
+    def serve_at(self, actor: pykka.ActorRef[Any] | None, call: Call) -> ModelResponse:
+        """Serve one request through `actor` (an experiment named `call.model_name`; None: unknown, NOT_FOUND)."""
+        return self._serve(_UNKNOWN if actor is None else actor, call)
 
-    async def aserve_at(
-        self,
-        actor: pykka.ActorRef[Any] | None,
-        name: str,
-        input_data: dict[str, object],
-        parameters: dict[str, object] | None,
-        timeout_ms: float | None,
-        key: str | None,
-    ) -> ModelResponse:
+    async def aserve_at(self, actor: pykka.ActorRef[Any] | None, call: Call) -> ModelResponse:
         """`serve_at` for asyncio callers."""
-        return await self._aserve(
-            _UNKNOWN if actor is None else actor, name, input_data, None, parameters, timeout_ms, key
-        )
+        return await self._aserve(_UNKNOWN if actor is None else actor, call)
 
     # --- internals -------------------------------------------------------------
 
     def _fail(
-        self,
-        reply: Reply[ModelResponse],
-        request_id: str,
-        model_name: object,
-        version_id: object,
-        started: float,
-        code: ErrorCode,
-        error: str,
+        self, reply: Reply[ModelResponse], request_id: str, call: Call, started: float, code: ErrorCode, error: str
     ) -> None:
         reply.set(
             failed_response(
                 self._clock,
                 request_id=request_id,
-                model_id=model_name,
-                version_id=version_id,
+                model_id=call.model_name,
+                version_id=call.version_id,
                 started_at=started,
                 code=code,
                 error=error,
             )
         )
 
-    def _submit(
-        self,
-        reply: Reply[ModelResponse],
-        target: Target,
-        model_name: str,
-        input_data: dict[str, object],
-        version_id: str | None,
-        parameters: dict[str, object] | None,
-        timeout_ms: float | None,
-        key: str | None,
-        started: float,
-    ) -> tuple[float, str]:
+    def _submit(self, reply: Reply[ModelResponse], target: Target, call: Call, started: float) -> tuple[float, str]:
         """Validate and send one request; returns the caller's wait budget in seconds and the request id.
 
         Any early answer (invalid input, stopped runtime, unknown actor) is set on `reply`.
         """
         request_id = self._next_id()
+        model_name, input_data, version_id, parameters, timeout_ms, key = call
         problem = check_request(model_name, input_data, version_id, parameters, timeout_ms, key)
         if problem is not None:
-            self._fail(reply, request_id, model_name, version_id, started, ErrorCode.INVALID_INPUT, problem)
+            self._fail(reply, request_id, call, started, ErrorCode.INVALID_INPUT, problem)
             return 0.0, request_id
         if self._closed:
-            self._fail(reply, request_id, model_name, version_id, started, ErrorCode.UNAVAILABLE, _STOPPED)
+            self._fail(reply, request_id, call, started, ErrorCode.UNAVAILABLE, _STOPPED)
             return 0.0, request_id
         if isinstance(target, _Unknown):
             error = f"Experiment {model_name!r} not found"
-            self._fail(reply, request_id, model_name, model_name, started, ErrorCode.NOT_FOUND, error)
+            self._fail(reply, request_id, call._replace(version_id=model_name), started, ErrorCode.NOT_FOUND, error)
             return 0.0, request_id
         request = ModelRequest(
             request_id=request_id,
@@ -262,56 +215,34 @@ class RequestPath:
             else:
                 target.tell(ServeExperiment(request, reply, started, timeout_ms, key))
         except pykka.ActorDeadError:
-            self._fail(reply, request_id, model_name, version_id, started, ErrorCode.UNAVAILABLE, _STOPPED)
+            self._fail(reply, request_id, call, started, ErrorCode.UNAVAILABLE, _STOPPED)
             return 0.0, request_id
         return (timeout_ms if timeout_ms is not None else self._max_timeout_ms) / 1000.0 + GRACE_S, request_id
 
-    def _serve(
-        self,
-        target: Target,
-        model_name: str,
-        input_data: dict[str, object],
-        version_id: str | None,
-        parameters: dict[str, object] | None,
-        timeout_ms: float | None,
-        key: str | None,
-    ) -> ModelResponse:
+    def _serve(self, target: Target, call: Call) -> ModelResponse:
         started = self._clock.monotonic()
         reply: SyncReply[ModelResponse] = SyncReply()
-        budget, request_id = self._submit(
-            reply, target, model_name, input_data, version_id, parameters, timeout_ms, key, started
-        )
+        budget, request_id = self._submit(reply, target, call, started)
         if not reply.done and not reply.wait(started + budget - self._clock.monotonic()):
-            self._fail(reply, request_id, model_name, version_id, started, ErrorCode.TIMEOUT, _NO_ANSWER)
+            self._fail(reply, request_id, call, started, ErrorCode.TIMEOUT, _NO_ANSWER)
         return reply.value()
 
-    async def _aserve(
-        self,
-        target: Target,
-        model_name: str,
-        input_data: dict[str, object],
-        version_id: str | None,
-        parameters: dict[str, object] | None,
-        timeout_ms: float | None,
-        key: str | None,
-    ) -> ModelResponse:
+    async def _aserve(self, target: Target, call: Call) -> ModelResponse:
         loop = asyncio.get_running_loop()
         started = self._clock.monotonic()
         reply: AsyncReply[ModelResponse] = AsyncReply(loop)
-        budget, request_id = self._submit(
-            reply, target, model_name, input_data, version_id, parameters, timeout_ms, key, started
-        )
+        budget, request_id = self._submit(reply, target, call, started)
         if reply.done:
             return reply.value()
 
         def expire() -> None:
-            self._fail(reply, request_id, model_name, version_id, started, ErrorCode.TIMEOUT, _NO_ANSWER)
+            self._fail(reply, request_id, call, started, ErrorCode.TIMEOUT, _NO_ANSWER)
 
         timer = loop.call_later(max(started + budget - self._clock.monotonic(), 0.0), expire)
         try:
             return await reply.future
         except asyncio.CancelledError:
-            self._fail(reply, request_id, model_name, version_id, started, ErrorCode.CANCELLED, "Caller cancelled")
+            self._fail(reply, request_id, call, started, ErrorCode.CANCELLED, "Caller cancelled")
             raise
         finally:
             timer.cancel()

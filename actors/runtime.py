@@ -33,7 +33,7 @@ from actorserve.actors.messages import (
 )
 from actorserve.actors.registry import RegistryActor
 from actorserve.actors.reply import Reply, SyncReply, wait_budget
-from actorserve.actors.request_path import RequestPath
+from actorserve.actors.request_path import Call, RequestPath
 from actorserve.actors.router import RouterActor
 from actorserve.actors.scheduler import Scheduler
 from actorserve.actors.sinks import NullSink, SinkFanout
@@ -215,7 +215,7 @@ class ServingRuntime:
             timeout_ms: deadline from now; default: the chosen version's `timeout_ms`.
             key: a sticky-routing key (same key, same version while it is READY).
         """
-        return self._path.serve(model_name, input_data, version_id, parameters, timeout_ms, key)
+        return self._path.serve(Call(model_name, input_data, version_id, parameters, timeout_ms, key))
 
     async def aserve(
         self,
@@ -232,7 +232,7 @@ class ServingRuntime:
         Cancelling the awaiting task answers the request CANCELLED, so a version
         that has not started it yet never will.
         """
-        return await self._path.aserve(model_name, input_data, version_id, parameters, timeout_ms, key)
+        return await self._path.aserve(Call(model_name, input_data, version_id, parameters, timeout_ms, key))
 
     def submit(
         self,
@@ -249,7 +249,7 @@ class ServingRuntime:
 
         For callers that fan out or fire and forget (ensembles, shadows).
         """
-        return self._path.submit(reply, model_name, input_data, version_id, parameters, timeout_ms, key)
+        return self._path.submit(reply, Call(model_name, input_data, version_id, parameters, timeout_ms, key))
 
     def await_reply(self, reply: SyncReply[ModelResponse], budget_s: float | None = None) -> ModelResponse:
         """Wait for a `submit`ted request's answer; TIMEOUT after the budget."""

@@ -15,6 +15,7 @@ from actorserve.actors.experiments.base import (
 )
 from actorserve.actors.experiments.starts import ExperimentStarts
 from actorserve.actors.reply import SyncReply
+from actorserve.actors.request_path import Call
 from actorserve.domain.entities import ModelResponse
 from actorserve.domain.errors import ConfigError
 
@@ -57,7 +58,9 @@ class Experiments(ExperimentStarts):
         key: str | None = None,
     ) -> ModelResponse:
         """Serve one request under the experiment; NOT_FOUND if unknown (never raises for model errors)."""
-        return self._path.serve_at(self._ref(experiment_id), experiment_id, input_data, parameters, timeout_ms, key)
+        return self._path.serve_at(
+            self._ref(experiment_id), Call(experiment_id, input_data, None, parameters, timeout_ms, key)
+        )
 
     async def aserve(
         self,
@@ -70,7 +73,7 @@ class Experiments(ExperimentStarts):
     ) -> ModelResponse:
         """`serve` for asyncio callers."""
         ref = self._ref(experiment_id)
-        return await self._path.aserve_at(ref, experiment_id, input_data, parameters, timeout_ms, key)
+        return await self._path.aserve_at(ref, Call(experiment_id, input_data, None, parameters, timeout_ms, key))
 
     def record_outcome(self, test_id: str, request_id: str, value: float, *, metric: str = "conversion") -> bool:
         """Report a business outcome (a conversion, a rating, revenue) for a request an A/B test served.
