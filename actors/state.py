@@ -12,6 +12,7 @@ waits for this actor: experiments only `tell` it.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import OrderedDict
 
 from actorserve.actors.base import ServingActor, describe_exception, handles
@@ -33,7 +34,7 @@ from actorserve.actors.sinks import SinkFanout
 from actorserve.actors.timers import Timers
 from actorserve.actors.tracking import ThreadTracker
 from actorserve.domain.ports import Clock, StateStore
-from actorserve.domain.state import Counters, Document
+from actorserve.domain.state import Counters, Document, Number
 from actorserve.domain.write_behind import WriteBehind
 
 __all__ = ["FLUSH_SLOT", "StateActor"]
@@ -79,6 +80,8 @@ class StateActor(ServingActor):
         self._sink = sink
         self._interval = flush_interval_s
         self._buffer = WriteBehind(max_pending_targets)
+        self._in_doubt: tuple[str, dict[tuple[str, str], dict[str, Number]], int] | None = None
+        """A batch sent and not known to be applied: its id, the batch, how many events it holds."""
         self._remembered: OrderedDict[tuple[str, str], tuple[Document, int]] = OrderedDict()
         self._max_remembered = max_pending_targets
         self._healthy = True
@@ -127,7 +130,7 @@ class StateActor(ServingActor):
             m.reply.set(self._failed("write", exc))
             self._emit(0.0, ok=False)
             return
-        if not self._healthy and not self._buffer.pending:
+        if not self._healthy and not self._pending():
             self._healthy, self._last_error = True, None
         m.reply.set(None)
 
@@ -185,7 +188,7 @@ class StateActor(ServingActor):
                 "url": self._store.url,
                 "namespace": self._store.namespace,
                 "healthy": self._healthy,
-                "pending": self._buffer.pending + len(self._remembered),
+                "pending": self._pending(),
                 "dropped": self._buffer.dropped,
                 "errors": self._errors,
                 "flushes": self._flushes,
@@ -197,13 +200,21 @@ class StateActor(ServingActor):
 
     def _flush(self) -> bool:
         buffer, remembered = self._buffer, self._remembered
-        if not buffer.pending and not remembered:
+        if not buffer.pending and not remembered and self._in_doubt is None:
             return True
         started = self._clock.monotonic()
         try:
+            if self._in_doubt is not None:  # a batch whose answer never came: the same id, so it counts once
+                batch_id, batch, _ = self._in_doubt
+                self._store.increment(batch, batch_id=batch_id)
+                self._in_doubt = None
             if buffer.pending:
-                self._store.increment(buffer.batch())
+                # Taken out of the buffer before the call: if it fails, it is retried as it is, under its id.
+                self._in_doubt = (uuid.uuid4().hex, buffer.batch(), buffer.pending)
                 buffer.clear()
+                batch_id, batch, _ = self._in_doubt
+                self._store.increment(batch, batch_id=batch_id)
+                self._in_doubt = None
             if remembered:
                 self._store.put_documents([(kind, key, doc, ttl) for (kind, key), (doc, ttl) in remembered.items()])
                 remembered.clear()
@@ -219,4 +230,8 @@ class StateActor(ServingActor):
         return True
 
     def _emit(self, duration_s: float, *, ok: bool) -> None:
-        self._sink.state_flushed(self._backend, duration_s, self._buffer.pending + len(self._remembered), ok)
+        self._sink.state_flushed(self._backend, duration_s, self._pending(), ok)
+
+    def _pending(self) -> int:
+        in_doubt = 0 if self._in_doubt is None else self._in_doubt[2]
+        return self._buffer.pending + in_doubt + len(self._remembered)

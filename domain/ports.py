@@ -274,8 +274,13 @@ class StateStore(Protocol):
         """
         ...
 
-    def increment(self, batch: CounterBatch) -> None:
-        """Add every delta of `batch` to its field, all or none, in one round trip or transaction."""
+    def increment(self, batch: CounterBatch, *, batch_id: str | None = None) -> None:
+        """Add every delta of `batch` to its field, all or none, in one round trip or transaction.
+
+        With `batch_id`, the batch is applied at most once per id (ids are
+        remembered for a day): a retry after an answer that never came (the
+        store applied it, then the call timed out) adds nothing more.
+        """
         ...
 
     def read_counters(self, kind: str, key: str) -> Counters:

@@ -10,6 +10,7 @@ Keys, all under `<namespace>:`::
     ctr:<kind>:<key>        hash of counter fields (HINCRBYFLOAT)
     ctrs:<kind>             set of the counter keys of <kind>
     lease:<name>            the owner id, with the lease's expiry as the key's PX
+    applied:<batch id>      an increment batch already applied (a retry adds nothing), kept a day
 
 Multi-key writes are Lua scripts or MULTI pipelines, so each call is atomic
 and one round trip. Socket timeouts bound every call; a lost connection is
@@ -97,9 +98,12 @@ redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 return v
 """
-# ARGV: prefix, then per target: kind, key, n, field1, delta1, ... fieldn, deltan.
+# ARGV: prefix, batch id ('' for none), its memory in ms, then per target: kind, key, n, field1, delta1, ...
 _INCREMENT = """
-local prefix, i = ARGV[1], 2
+local prefix, i = ARGV[1], 4
+if ARGV[2] ~= '' and not redis.call('SET', prefix .. 'applied:' .. ARGV[2], '1', 'NX', 'PX', ARGV[3]) then
+  return 0
+end
 while i <= #ARGV do
   local kind, key, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local hash = prefix .. 'ctr:' .. kind .. ':' .. key
@@ -109,6 +113,8 @@ while i <= #ARGV do
 end
 return 1
 """
+_APPLIED_MS = 24 * 3600 * 1000
+
 _ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]); return 1 end
@@ -293,16 +299,18 @@ class RedisStateStore:
             body = self._scripts["pop"](keys=keys, args=[key])
         return None if body is None else decode_document(self._url, kind, key, body)
 
-    def increment(self, batch: CounterBatch) -> None:
-        """Add every delta of `batch` in one atomic script call."""
+    def increment(self, batch: CounterBatch, *, batch_id: str | None = None) -> None:
+        """Add every delta of `batch` in one atomic script call (once per `batch_id`)."""
         check_increments(batch)
-        args: list[str] = [self._prefix]
+        if batch_id is not None:
+            check_key(batch_id, field="batch_id")
+        args: list[str] = [self._prefix, batch_id or "", str(_APPLIED_MS)]
         for (kind, key), fields in batch.items():
             if fields:
                 args += [kind, key, str(len(fields))]
                 for name, delta in fields.items():
                     args += [name, repr(float(delta)) if isinstance(delta, float) else str(delta)]
-        if len(args) > 1:
+        if len(args) > 3:
             with self._errors("increment"):
                 self._scripts["increment"](keys=[], args=args)
 

@@ -35,7 +35,13 @@ from actorserve.domain.state import (
 
 __all__ = ["SqliteStateStore"]
 
-_TABLES = ("counters", "documents", "leases")
+_TABLES = ("applied", "counters", "documents", "leases")
+_APPLIED = """CREATE TABLE IF NOT EXISTS applied (
+        namespace TEXT NOT NULL, id TEXT NOT NULL, expires_ms INTEGER NOT NULL,
+        PRIMARY KEY (namespace, id)
+    ) WITHOUT ROWID"""
+"""Batch ids of increments already applied (a retry of one adds nothing); created on open, also in older files."""
+_APPLIED_MS = 24 * 3600 * 1000
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS documents (
         namespace TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
@@ -144,6 +150,7 @@ class SqliteStateStore:
                     for statement in _SCHEMA:  # not executescript: it would commit first
                         db.execute(statement)
                     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute(_APPLIED)
                 db.execute("COMMIT")
             except BaseException:
                 _rollback(db)
@@ -260,9 +267,11 @@ class SqliteStateStore:
             rows = db.execute(sql, (self._namespace, kind, key, epoch_ms(self._clock))).fetchall()
         return decode_document(self._url, kind, key, rows[0][0]) if rows else None
 
-    def increment(self, batch: CounterBatch) -> None:
-        """Add every delta of `batch` in one transaction."""
+    def increment(self, batch: CounterBatch, *, batch_id: str | None = None) -> None:
+        """Add every delta of `batch` in one transaction (once per `batch_id`); see `StateStore.increment`."""
         check_increments(batch)
+        if batch_id is not None:
+            check_key(batch_id, field="batch_id")
         ns = self._namespace
         rows = [(ns, kind, key, name, delta) for (kind, key), fields in batch.items() for name, delta in fields.items()]
         if not rows:
@@ -272,6 +281,12 @@ class SqliteStateStore:
             "ON CONFLICT (namespace, kind, key, field) DO UPDATE SET value = value + excluded.value"
         )
         with self._conn("increment", write=True) as db:
+            if batch_id is not None:
+                now = epoch_ms(self._clock)
+                db.execute("DELETE FROM applied WHERE namespace=? AND expires_ms <= ?", (ns, now))
+                seen = db.execute("INSERT OR IGNORE INTO applied VALUES (?, ?, ?)", (ns, batch_id, now + _APPLIED_MS))
+                if seen.rowcount == 0:
+                    return  # applied before: its answer was lost, and this is the retry
             db.executemany(sql, rows)
 
     def read_counters(self, kind: str, key: str) -> Counters:

@@ -48,6 +48,16 @@ def test_a_pending_entry_is_popped_by_one_caller_only(open_backend: StoreFactory
     assert first.list_documents("pending") == []
 
 
+def test_a_retried_batch_with_the_same_id_counts_once(open_backend: StoreFactory) -> None:
+    first, second = open_backend(), open_backend()
+    batch = {("ab_arm", "t/0"): {"assigned": 3, "latency.sum": 1.5}}
+    first.increment(batch, batch_id="flush-1")
+    second.increment(batch, batch_id="flush-1")  # the retry of a flush whose answer was lost
+    first.increment(batch, batch_id="flush-2")
+    first.increment(batch)  # no id: always applied
+    assert second.read_counters("ab_arm", "t/0") == {"assigned": 9, "latency.sum": 4.5}
+
+
 def test_a_batch_of_documents_is_written_whole_and_read_like_single_puts(store: StateStore) -> None:
     store.put_document("pending", "old", {"n": 0})
     store.put_documents(
