@@ -25,7 +25,10 @@ from actorserve.domain.entities import ModelRequest, ModelResponse
 from actorserve.domain.enums import ErrorCode
 from actorserve.domain.ports import Clock
 
-__all__ = ["GRACE_S", "Call", "RequestIds", "RequestPath", "check_request"]
+__all__ = ["GRACE_S", "MAX_KEY_CHARS", "Call", "RequestIds", "RequestPath", "check_request"]
+
+MAX_KEY_CHARS = 256
+"""The longest sticky key taken: keys name stored per-unit statistics, whose names the stores bound."""
 
 GRACE_S = 0.25
 """How long a caller waits past its deadline for the version's own TIMEOUT answer."""
@@ -99,8 +102,8 @@ def check_request(  # noqa: PLR0911 - one early return per field
         or not 0 < timeout_ms <= _MAX_TIMEOUT_MS
     ):
         return _invalid("timeout_ms", f"a number > 0 and <= {_MAX_TIMEOUT_MS:.0f}, or None", timeout_ms)
-    if key is not None and not isinstance(key, str):
-        return _invalid("key", "a string or None", key)
+    if key is not None and (not isinstance(key, str) or len(key) > MAX_KEY_CHARS):
+        return _invalid("key", f"a string of at most {MAX_KEY_CHARS} characters, or None", key)
     return None
 
 

@@ -7,7 +7,6 @@ import logging
 import math
 import random
 import threading
-import weakref
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -59,15 +58,21 @@ __all__ = ["NullSink", "ServingRuntime"]
 
 log = logging.getLogger(__name__)
 
-_running: weakref.WeakSet[ServingRuntime] = weakref.WeakSet()
-"""Runtimes not yet stopped: stopped at interpreter exit, so a program that forgot `stop()` still drains."""
+_running: set[ServingRuntime] = set()
+"""Runtimes not yet stopped: stopped at interpreter exit, so a program that forgot `stop()` still drains.
+
+Strong references: a runtime dropped without `stop()` keeps its threads running, so it must not vanish from here.
+"""
+_running_lock = threading.Lock()
 
 _AT_EXIT_BUDGET_S = 10.0
 
 
 @atexit.register
 def _stop_at_exit() -> None:
-    for rt in list(_running):
+    with _running_lock:
+        running = list(_running)
+    for rt in running:
         rt.stop(timeout=_AT_EXIT_BUDGET_S)
 
 
@@ -171,7 +176,8 @@ class ServingRuntime:
             ExperimentRecords(self._state),
         )
         """A/B tests, shadows, ensembles and canaries on this runtime."""
-        _running.add(self)
+        with _running_lock:
+            _running.add(self)
         if self._state.durable:
             try:
                 self._state.restore(self._restore_version, self._apply_routing)
@@ -458,7 +464,8 @@ class ServingRuntime:
         try:
             self._stop(budget)
         finally:
-            _running.discard(self)
+            with _running_lock:
+                _running.discard(self)
             self._stop_done.set()
 
     def _stop(self, budget: float) -> None:

@@ -33,6 +33,7 @@ from actorserve.actors.scheduler import Scheduler
 from actorserve.actors.sinks import SinkFanout
 from actorserve.actors.timers import Timers
 from actorserve.actors.tracking import ThreadTracker
+from actorserve.domain.errors import ConfigError
 from actorserve.domain.ports import Clock, StateStore
 from actorserve.domain.state import Counters, Document, Number
 from actorserve.domain.write_behind import WriteBehind
@@ -119,13 +120,13 @@ class StateActor(ServingActor):
     @handles(Persist)
     def _on_persist(self, m: Persist) -> None:
         try:
+            if m.counts:  # first: a stop's run count lands before its tombstone (else a new start rejoins the old run)
+                self._store.increment(m.counts)
             for write in m.writes:
                 if write.doc is None:
                     self._store.delete_document(write.kind, write.key)
                 else:
                     self._store.put_document(write.kind, write.key, write.doc)
-            if m.counts:
-                self._store.increment(m.counts)
         except Exception as exc:  # noqa: BLE001 - the caller gets the store's error as its answer
             m.reply.set(self._failed("write", exc))
             self._emit(0.0, ok=False)
@@ -204,20 +205,22 @@ class StateActor(ServingActor):
             return True
         started = self._clock.monotonic()
         try:
-            if self._in_doubt is not None:  # a batch whose answer never came: the same id, so it counts once
-                batch_id, batch, _ = self._in_doubt
-                self._store.increment(batch, batch_id=batch_id)
-                self._in_doubt = None
-            if buffer.pending:
-                # Taken out of the buffer before the call: if it fails, it is retried as it is, under its id.
-                self._in_doubt = (uuid.uuid4().hex, buffer.batch(), buffer.pending)
-                buffer.clear()
-                batch_id, batch, _ = self._in_doubt
-                self._store.increment(batch, batch_id=batch_id)
-                self._in_doubt = None
+            self._write_counts()
             if remembered:
                 self._store.put_documents([(kind, key, doc, ttl) for (kind, key), (doc, ttl) in remembered.items()])
                 remembered.clear()
+        except ConfigError as exc:  # the store refuses what is in it: retrying would block every later write
+            if self._in_doubt is not None:
+                events, what = self._in_doubt[2], "a statistics batch"
+                self._in_doubt = None
+            else:
+                events, what = len(remembered), "the remembered documents"
+                remembered.clear()
+            log.error("state store %s: %s was refused and dropped: %s", self._backend, what, exc)
+            self._buffer.drop(events)
+            self._failed("flush", exc)
+            self._emit(self._clock.monotonic() - started, ok=False)
+            return False
         except Exception as exc:  # noqa: BLE001 - kept for the next flush; serving goes on
             self._failed("flush", exc)
             self._emit(self._clock.monotonic() - started, ok=False)
@@ -228,6 +231,21 @@ class StateActor(ServingActor):
         self._healthy, self._last_error = True, None
         self._emit(self._clock.monotonic() - started, ok=True)
         return True
+
+    def _write_counts(self) -> None:
+        """The batch in doubt first (under its id, so it counts once), then what was buffered since."""
+        if self._in_doubt is not None:
+            batch_id, batch, _ = self._in_doubt
+            self._store.increment(batch, batch_id=batch_id)
+            self._in_doubt = None
+        buffer = self._buffer
+        if buffer.pending:
+            # Taken out of the buffer before the call: if it fails, it is retried as it is, under its id.
+            self._in_doubt = (uuid.uuid4().hex, buffer.batch(), buffer.pending)
+            buffer.clear()
+            batch_id, batch, _ = self._in_doubt
+            self._store.increment(batch, batch_id=batch_id)
+            self._in_doubt = None
 
     def _emit(self, duration_s: float, *, ok: bool) -> None:
         self._sink.state_flushed(self._backend, duration_s, self._pending(), ok)

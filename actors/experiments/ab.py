@@ -62,6 +62,9 @@ COVARIATE_KEEP_MS = 90 * 24 * 3600 * 1000
 AB_STATE = "ab_state"
 """Document kind of an A/B test's decisions and conclusion (key: `<test id>/<epoch>`)."""
 
+_MAX_RECALLS = 10_000
+"""Outcomes waiting on the store at once (for requests served elsewhere or before a restart)."""
+
 _SYNC = "stats-sync"
 """The timer slot of the shared statistics' sync."""
 
@@ -201,6 +204,9 @@ class ABTestActor(ExperimentActor):
     def release(self) -> None:
         """Hand the last tallies to the state actor before the final report (experiment thread)."""
         super().release()
+        for waiting in self._waiting_outcomes.values():  # the store's answers would come too late
+            waiting.reply.set(False)
+        self._waiting_outcomes.clear()
         if self._timers is not None:
             self._timers.cancel_all()
         if self._shared is not None:
@@ -267,11 +273,17 @@ class ABTestActor(ExperimentActor):
         if self._stats is None or not isinstance(m.request_id, str) or not m.request_id:
             m.reply.set(False)
             return
+        if len(self._waiting_outcomes) >= _MAX_RECALLS:
+            m.reply.set(False)  # a store that does not answer: refuse rather than hold ever more callers
+            return
         self._recalls += 1
         tag = f"outcome-{self._recalls}"
-        self._waiting_outcomes[tag] = m
         key = f"{self._stats.prefix}/{m.request_id}"
-        safe_tell(self._stats.state, AskStore(lambda store: store.get_document(AB_REQUEST, key), tag, self.actor_ref))
+        query = AskStore(lambda store: store.get_document(AB_REQUEST, key), tag, self.actor_ref)
+        if not safe_tell(self._stats.state, query):
+            m.reply.set(False)
+            return
+        self._waiting_outcomes[tag] = m
 
     @handles(StoreAnswer)
     def _on_recalled(self, m: StoreAnswer) -> None:
@@ -339,6 +351,8 @@ class ABTestActor(ExperimentActor):
         log.info("A/B test %s: %s (%s): %s", self.experiment_id, verdict.status, action, verdict.reason)
         if action != "none":
             self._concluded = True
+            if self._shared is not None:
+                self._shared.flush()  # the tallies up to the conclusion, now: no more syncs follow
             if action == "promote" and verdict.winner:
                 self._start_promotion(decision, spec.arms[verdict.winner])
         self._keep()

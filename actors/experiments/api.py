@@ -15,11 +15,27 @@ from actorserve.actors.experiments.base import (
 )
 from actorserve.actors.experiments.starts import ExperimentStarts
 from actorserve.actors.reply import SyncReply
-from actorserve.actors.request_path import Call
+from actorserve.actors.request_path import MAX_KEY_CHARS, Call
 from actorserve.domain.entities import ModelResponse
 from actorserve.domain.errors import ConfigError
 
-__all__ = ["Experiments"]
+__all__ = ["MAX_METRIC_CHARS", "MAX_VALUE", "Experiments"]
+
+MAX_METRIC_CHARS = 64
+"""The longest custom metric name taken (it names stored statistics)."""
+
+MAX_VALUE = 1e150
+"""The largest outcome or covariate magnitude taken: its square (kept for the variance) must stay finite."""
+
+
+def _storable(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) <= MAX_VALUE
+    )
+
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +99,16 @@ class Experiments(ExperimentStarts):
         Raises:
             ValueError: when `value` is not a finite number or `metric` is a built-in one.
         """
-        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-            raise ConfigError(f"value: must be a finite number (got {value!r})", field="value")
-        if metric in ("success_rate", "error_rate", "latency", "cost") or not isinstance(metric, str) or not metric:
+        if not _storable(value):
+            raise ConfigError(
+                f"value: must be a finite number of magnitude <= {MAX_VALUE:g} (got {value!r})", field="value"
+            )
+        if (
+            metric in ("success_rate", "error_rate", "latency", "cost")
+            or not isinstance(metric, str)
+            or not metric
+            or len(metric) > MAX_METRIC_CHARS
+        ):
             raise ConfigError(f"metric: must be a custom metric name (got {metric!r})", field="metric")
         ref = self._ref(test_id)
         if ref is None or self.kind(test_id) != "ab_test":
@@ -101,10 +124,13 @@ class Experiments(ExperimentStarts):
         Raises:
             ValueError: when `value` is not a finite number or `key` is not a non-empty string.
         """
-        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-            raise ConfigError(f"value: must be a finite number (got {value!r})", field="value")
-        if not isinstance(key, str) or not key:
-            raise ConfigError(f"key: must be a non-empty string (got {key!r})", field="key")
+        if not _storable(value):
+            raise ConfigError(
+                f"value: must be a finite number of magnitude <= {MAX_VALUE:g} (got {value!r})", field="value"
+            )
+        if not isinstance(key, str) or not key or len(key) > MAX_KEY_CHARS:
+            msg = f"key: must be a non-empty string of at most {MAX_KEY_CHARS} characters (got {key!r:.80})"
+            raise ConfigError(msg, field="key")
         ref = self._ref(test_id)
         if ref is None or self.kind(test_id) != "ab_test":
             return False

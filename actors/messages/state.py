@@ -45,7 +45,7 @@ class Persist:
     writes: tuple[Write, ...]
     reply: Reply[str | None]
     counts: CounterBatch | None = None
-    """Counter increments applied right after the writes, as durably (not written behind)."""
+    """Counter increments applied just before the writes, as durably (not written behind)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,7 +178,9 @@ class HttpServer:
                     started.set()
 
         server = _Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"actorserve-http:{bound}")
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name=f"actorserve-http:{bound}", daemon=True
+        )
         self._server, self._thread = server, thread
         thread.start()
         if not started.wait(_START_TIMEOUT_S) or not server.started:

@@ -42,6 +42,13 @@ _APPLIED = """CREATE TABLE IF NOT EXISTS applied (
     ) WITHOUT ROWID"""
 """Batch ids of increments already applied (a retry of one adds nothing); created on open, also in older files."""
 _APPLIED_MS = 24 * 3600 * 1000
+_INDEXES = (
+    _APPLIED,
+    "CREATE INDEX IF NOT EXISTS applied_expiry ON applied (namespace, expires_ms)",
+    "CREATE INDEX IF NOT EXISTS documents_expiry ON documents (namespace, kind, expires_ms) "
+    "WHERE expires_ms IS NOT NULL",
+)
+"""Created on every open (older files get them too): pruning expired entries is an index range, not a scan."""
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS documents (
         namespace TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
@@ -150,7 +157,8 @@ class SqliteStateStore:
                     for statement in _SCHEMA:  # not executescript: it would commit first
                         db.execute(statement)
                     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                db.execute(_APPLIED)
+                for statement in _INDEXES:
+                    db.execute(statement)
                 db.execute("COMMIT")
             except BaseException:
                 _rollback(db)

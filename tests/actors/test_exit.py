@@ -56,3 +56,19 @@ def test_a_program_that_crashes_after_starting_the_facade_exits_with_its_error()
     )
     assert done.returncode == 1
     assert "host bug" in done.stderr
+
+
+def test_a_program_that_serves_http_and_forgets_stop_still_exits() -> None:
+    done = run(
+        """
+        from actorserve import ServingRuntime
+        from tests.fakes import make_version
+
+        rt = ServingRuntime()
+        rt.register(make_version("v1"))
+        assert rt.wait_ready("v1", 5)
+        print("port", rt.serve_http(0) > 0)
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["port", "True"]

@@ -17,7 +17,7 @@ from actorserve.actors.sinks import SinkFanout
 from actorserve.actors.state import StateActor
 from actorserve.actors.tracking import ThreadTracker
 from actorserve.adapters.state import SqliteStateStore
-from actorserve.domain.errors import StateError
+from actorserve.domain.errors import ConfigError, StateError
 from actorserve.domain.ports import StateStore
 
 
@@ -29,6 +29,8 @@ class Outage:
         self.down = False
 
     def __getattr__(self, name: str) -> Any:
+        if name == "increment" and "increment" in self.__dict__:
+            return self.__dict__["increment"]
         attr = getattr(self.store, name)
         if name in ("put_document", "delete_document", "increment") and callable(attr):
 
@@ -131,3 +133,23 @@ def test_a_long_outage_drops_new_counter_sets_past_the_bound_and_counts_them(act
         ref.tell(Count({("unit", key): {"n": 1}}))
     status = ask(ref, StateStatus)
     assert status["pending"] == 3 and status["dropped"] == 2
+
+
+def test_a_batch_the_store_refuses_is_dropped_and_later_ones_still_flow(actor: Any, store: Outage) -> None:
+    ref, _ = actor
+    real = store.store
+    refuse = {"once": True}
+
+    def increment(batch: Any, *, batch_id: str | None = None) -> None:
+        if refuse.pop("once", False):
+            raise ConfigError("field: too long", field="field")
+        real.increment(batch, batch_id=batch_id)
+
+    store.increment = increment  # type: ignore[attr-defined]
+    ref.tell(Count({("ab", "t1"): {"n": 1}}))
+    assert ask(ref, FlushState) is False
+    status = ask(ref, StateStatus)
+    assert status["dropped"] == 1 and status["pending"] == 0
+    ref.tell(Count({("ab", "t1"): {"n": 1}}))
+    assert ask(ref, FlushState) is True  # not blocked behind the refused one
+    assert real.read_counters("ab", "t1") == {"n": 1}

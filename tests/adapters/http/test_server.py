@@ -122,4 +122,4 @@ def test_answers_are_not_held_back_by_delayed_acks(runtimes: Callable[..., Servi
             started = time.perf_counter()
             assert client.post("/v2/models/chat/infer", json=PROMPT).status_code == 200
             took.append(time.perf_counter() - started)
-    assert sorted(took)[7] < 0.025
+    assert sorted(took)[7] < 0.035  # a delayed-ACK stall is ~40 ms per answer; a loaded machine adds a little

@@ -188,3 +188,21 @@ def test_intelligent_routing_resumes_from_the_evidence_it_had(runtimes: Factory,
     assert second.wait_ready("good", 5) and second.wait_ready("bad", 5)
     chosen = [second.serve("chat", {"prompt": "hi"}).version_id for _ in range(20)]
     assert chosen.count("bad") <= 2  # from fresh Beta(1, 1) posteriors, about half would go to "bad"
+
+
+def test_keys_and_values_too_large_to_store_are_refused_at_the_door(runtimes: Factory, tmp_path: Path) -> None:
+    rt = runtimes(state=sqlite_url(tmp_path))
+    rt.register(make_version("v1"))
+    rt.register(make_version("v2"))
+    assert rt.wait_ready("v1", 5) and rt.wait_ready("v2", 5)
+    test_id = rt.experiments.start_ab_test(["v1", "v2"])
+    response = rt.experiments.serve(test_id, {"prompt": "hi"}, key="k" * 1000)
+    assert response.error_code is not None and response.error_code.value == "invalid_input"
+    assert response.error is not None and response.error.startswith("key:")
+    served = rt.experiments.serve(test_id, {"prompt": "hi"}, key="user-1")
+    with pytest.raises(ConfigError, match="value"):
+        rt.experiments.record_outcome(test_id, served.request_id, 1e200)
+    with pytest.raises(ConfigError, match="metric"):
+        rt.experiments.record_outcome(test_id, served.request_id, 1.0, metric="m" * 100)
+    with pytest.raises(ConfigError, match="key"):
+        rt.experiments.record_covariate(test_id, "k" * 1000, 1.0)
