@@ -182,45 +182,26 @@ class ExperimentStarts:
         "promote" (stop, then a canary of the winner over the control takes the
         test's traffic). `covariates`: pre-period value per key, for CUPED.
         """
-        opening = self._open(
-            "ab_test",
-            test_id,
-            "test_id",
-            {
-                "arms": arms,
-                "weights": weights,
-                "success_metric": success_metric,
-                "alpha": alpha,
-                "min_samples": min_samples,
-                "duration_s": duration_s,
-                "higher_is_better": higher_is_better,
-                "sequential": sequential,
-                "tau": tau,
-                "mde": mde,
-                "power": power,
-                "conclude": conclude,
-                "covariates": covariates,
-            },
-        )
+        args: dict[str, Any] = {
+            "arms": arms,
+            "weights": weights,
+            "success_metric": success_metric,
+            "alpha": alpha,
+            "min_samples": min_samples,
+            "duration_s": duration_s,
+            "higher_is_better": higher_is_better,
+            "sequential": sequential,
+            "tau": tau,
+            "mde": mde,
+            "power": power,
+            "conclude": conclude,
+            "covariates": covariates,
+        }
+        opening = self._open("ab_test", test_id, "test_id", args)
         test_id = opening.experiment_id
         if opening.joined:
             return test_id
-        spec = ab_test_spec(
-            test_id,
-            arms,
-            weights,
-            success_metric=success_metric,
-            alpha=alpha,
-            min_samples=min_samples,
-            duration_s=duration_s,
-            higher_is_better=higher_is_better,
-            sequential=sequential,
-            tau=tau,
-            mde=mde,
-            power=power,
-            conclude=conclude,
-            covariates=covariates,
-        )
+        spec = ab_test_spec(test_id, **args)  # one reading of the arguments: what is stored is what is checked
         models = self._models(spec.arms, "arms")
 
         def promote(baseline: str, winner: str) -> tuple[str, pykka.ActorRef[Any]]:
@@ -271,35 +252,21 @@ class ExperimentStarts:
         Agreement compares the outputs' predictions: `vote_on` as for
         `create_ensemble` (None: the default rule).
         """
-        opening = self._open(
-            "shadow",
-            shadow_id,
-            "shadow_id",
-            {
-                "primary": primary,
-                "shadow": shadow,
-                "traffic_percentage": traffic_percentage,
-                "queue_size": queue_size,
-                "shadow_timeout_ms": shadow_timeout_ms,
-                "rel_tol": rel_tol,
-                "abs_tol": abs_tol,
-                "vote_on": vote_on,
-            },
-        )
+        args: dict[str, Any] = {
+            "primary": primary,
+            "shadow": shadow,
+            "traffic_percentage": traffic_percentage,
+            "queue_size": queue_size,
+            "shadow_timeout_ms": shadow_timeout_ms,
+            "rel_tol": rel_tol,
+            "abs_tol": abs_tol,
+            "vote_on": vote_on,
+        }
+        opening = self._open("shadow", shadow_id, "shadow_id", args)
         shadow_id = opening.experiment_id
         if opening.joined:
             return shadow_id
-        spec = shadow_spec(
-            shadow_id,
-            primary,
-            shadow,
-            traffic_percentage=traffic_percentage,
-            queue_size=queue_size,
-            shadow_timeout_ms=shadow_timeout_ms,
-            rel_tol=rel_tol,
-            abs_tol=abs_tol,
-            vote_on=vote_on,
-        )
+        spec = shadow_spec(shadow_id, **args)
         models = {**self._models([primary], "primary_model_id"), **self._models([shadow], "shadow_model_id")}
         return self._start(shadow_id, ShadowActor, opening, spec=spec, models=models, seed=self._seed_for(shadow_id))
 
@@ -323,28 +290,18 @@ class ExperimentStarts:
         `predict`, `text`, `output`, `result`, else the output without its
         identity fields (`model`, `version`, `id`, `created`, latencies).
         """
-        opening = self._open(
-            "ensemble",
-            ensemble_id,
-            "ensemble_id",
-            {
-                "members": members,
-                "aggregation_method": aggregation_method,
-                "weights": weights,
-                "min_agreements": min_agreements,
-                "vote_on": vote_on,
-            },
-        )
+        args: dict[str, Any] = {
+            "members": members,
+            "aggregation_method": aggregation_method,
+            "weights": weights,
+            "min_agreements": min_agreements,
+            "vote_on": vote_on,
+        }
+        opening = self._open("ensemble", ensemble_id, "ensemble_id", args)
         ensemble_id = opening.experiment_id
         if opening.joined:
             return ensemble_id
-        spec = ensemble_spec(
-            members,
-            aggregation_method=aggregation_method,
-            weights=weights,
-            min_agreements=min_agreements,
-            vote_on=vote_on,
-        )
+        spec = ensemble_spec(**args)
         models = self._models(spec.members, "model_versions")
         return self._start(ensemble_id, EnsembleActor, opening, ensemble_id=ensemble_id, spec=spec, models=models)
 
@@ -362,33 +319,20 @@ class ExperimentStarts:
         canary_id: str | None = None,
     ) -> str:
         """Roll `candidate` out over `baseline` step by step; it promotes or rolls back by itself."""
-        opening = self._open(
-            "canary",
-            canary_id,
-            "canary_id",
-            {
-                "baseline": baseline,
-                "candidate": candidate,
-                "steps": steps,
-                "min_requests": min_requests,
-                "max_error_rate_increase": max_error_rate_increase,
-                "max_p95_ratio": max_p95_ratio,
-                "p95_slack_ms": p95_slack_ms,
-                "auto_unload": auto_unload,
-            },
-        )
+        args: dict[str, Any] = {
+            "baseline": baseline,
+            "candidate": candidate,
+            "steps": steps,
+            "min_requests": min_requests,
+            "max_error_rate_increase": max_error_rate_increase,
+            "max_p95_ratio": max_p95_ratio,
+            "p95_slack_ms": p95_slack_ms,
+        }
+        opening = self._open("canary", canary_id, "canary_id", {**args, "auto_unload": auto_unload})
         canary_id = opening.experiment_id
         if opening.joined:
             return canary_id
-        spec = canary_spec(
-            baseline,
-            candidate,
-            steps=steps,
-            min_requests=min_requests,
-            max_error_rate_increase=max_error_rate_increase,
-            max_p95_ratio=max_p95_ratio,
-            p95_slack_ms=p95_slack_ms,
-        )
+        spec = canary_spec(**args)
         models = {**self._models([baseline], "baseline"), **self._models([candidate], "candidate")}
         return self._start(
             canary_id,
