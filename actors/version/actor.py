@@ -47,6 +47,9 @@ __all__ = ["VersionActor", "VersionDeps"]
 
 log = logging.getLogger(__name__)
 
+_STATS = "stats"
+"""The shell's own timer slot: figures the router has not heard yet (the core's slots are other names)."""
+
 
 @dataclass(frozen=True, slots=True)
 class VersionDeps:
@@ -87,6 +90,7 @@ class VersionActor(ServingActor):
             WorkerFactory(version, deps.invoker, self.actor_ref, deps.clock, deps.cost, deps.tracker)
         )
         self._timers = Timers(deps.scheduler, self.actor_ref)
+        self._stats_armed = False
         self._books = VersionLedger(version, key, clock=deps.clock, sink=deps.sink, router=deps.router)
         self._timeout_s = version.serving.timeout_ms / 1000.0
         self._batched = version.serving.max_batch_size > 1 or version.serving.adaptive_batching
@@ -157,8 +161,7 @@ class VersionActor(ServingActor):
             self._send(effects)  # under load: the next request to the freed worker
         elif effects is not NOTHING:
             self._carry_out(effects)
-        if self._books.stats_due(now) and not self._core.finished:
-            self._books.send_stats(self._core.load)
+        self._stats(now)
 
     @handles(Loaded)
     def _on_loaded(self, m: Loaded) -> None:
@@ -190,7 +193,12 @@ class VersionActor(ServingActor):
 
     @handles(TimerFired)
     def _on_timer(self, m: TimerFired) -> None:
-        self._carry_out(self._core.timer(self._clock.monotonic(), m.name))
+        now = self._clock.monotonic()
+        if m.name == _STATS:
+            self._stats_armed = False
+            self._stats(now)
+            return
+        self._carry_out(self._core.timer(now, m.name))
 
     @handles(GetMetrics)
     def _on_get_metrics(self, m: GetMetrics) -> None:
@@ -217,7 +225,25 @@ class VersionActor(ServingActor):
             log.warning(line, extra=self._extra)
         if effects.timers and not self._core.finished:
             self._timers.apply(effects.timers)
+        if effects.answers or effects.counted:
+            self._stats(self._clock.monotonic())
         self._announce(effects)
+
+    def _stats(self, now: float) -> None:
+        """Send the router this version's figures when due; when some are held back, arm a timer for them.
+
+        Under load, figures go every `_STATS_EVERY` answers; when traffic
+        stops, the timer sends the last ones, so the router (and INTELLIGENT
+        routing's stored evidence) never misses the answers of a quiet tail.
+        """
+        books = self._books
+        if self._core.finished or not books.stats_behind:
+            return
+        if books.stats_due(now):
+            books.send_stats(self._core.load)
+        elif not self._stats_armed:
+            self._stats_armed = True
+            self._timers.apply(((_STATS, books.stats_due_at),))
 
     def _send(self, effects: Effects) -> None:
         workers = self._workers
@@ -227,6 +253,8 @@ class VersionActor(ServingActor):
 
     def _announce(self, effects: Effects) -> None:
         """Tell the router, the registry and the sinks what changed; end the actor when finished."""
+        if effects.transitions and self._books.stats_behind:
+            self._books.send_stats(self._core.load)  # the last figures before the router hears of the change
         for t in effects.transitions:
             extra = {**self._extra, "event": t.event.value, "error": t.error}
             log.info("version %s: %s -> %s", self._key, t.old.value, t.new.value, extra=extra)

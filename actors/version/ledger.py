@@ -126,6 +126,7 @@ class VersionLedger:
     def record(self, outcomes: tuple[Outcome, ...]) -> None:
         """Count answers and pass them to the sinks."""
         self.metrics.record_all(outcomes)
+        self._since_stats += len(outcomes)
         if not self._sink.active:
             return
         try:
@@ -140,11 +141,20 @@ class VersionLedger:
         for outcome in outcomes:
             total += outcome.latency_ms
         self._latency.update(total / len(outcomes))
-        self._since_stats += len(outcomes)
 
     def stats_due(self, now: float) -> bool:
         """True when the router should hear this version's figures again."""
         return self._since_stats >= _STATS_EVERY or now - self._last_stats >= _STATS_INTERVAL_S
+
+    @property
+    def stats_behind(self) -> bool:
+        """True when the router has not heard of some answers yet."""
+        return self._since_stats > 0
+
+    @property
+    def stats_due_at(self) -> float:
+        """The monotonic time at which figures the router has not heard become due by age."""
+        return self._last_stats + _STATS_INTERVAL_S
 
     def send_stats(self, load: int) -> None:
         """Tell the router this version's latency, load, cost and answer counts."""

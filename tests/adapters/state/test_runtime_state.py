@@ -172,13 +172,15 @@ def test_intelligent_routing_resumes_from_the_evidence_it_had(runtimes: Factory,
     first.register(make_version("bad", number="2.0.0", parameters={"error_rate": 1.0}))
     assert first.wait_ready("good", 5) and first.wait_ready("bad", 5)
     first.set_routing("chat", "intelligent")
-    for _ in range(400):
-        first.serve("chat", {"prompt": "hi"})
+    first.serve("chat", {"prompt": "hi"})  # the bandit starts with the model's first routed request
+    for _ in range(50):  # pinned, so both versions gather evidence however the bandit would have chosen
+        assert first.serve("chat", {"prompt": "hi"}, version_id="good").success
+        assert not first.serve("chat", {"prompt": "hi"}, version_id="bad").success
     store = SqliteStateStore.from_url(url)
 
     def kept() -> bool:
         evidence = store.read_counters("bandit", "chat")
-        return evidence.get("bad.shortfall", 0) > 20 and evidence.get("good.reward", 0) > 20
+        return evidence.get("bad.shortfall", 0) >= 50 and evidence.get("good.reward", 0) >= 35
 
     assert eventually(kept, timeout=10)
     store.close()
