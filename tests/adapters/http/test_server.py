@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import threading
@@ -123,3 +124,39 @@ def test_answers_are_not_held_back_by_delayed_acks(runtimes: Callable[..., Servi
             assert client.post("/v2/models/chat/infer", json=PROMPT).status_code == 200
             took.append(time.perf_counter() - started)
     assert sorted(took)[7] < 0.035  # a delayed-ACK stall is ~40 ms per answer; a loaded machine adds a little
+
+
+def test_a_connection_accepted_just_before_stop_still_has_its_request_answered(
+    runtimes: Callable[..., ServingRuntime],
+) -> None:
+    # uvicorn closes a connection with no request in progress at once; one accepted a moment
+    # before shutdown gets FRESH_GRACE_S to finish sending its request, which is then answered
+    # (503: the runtime is stopping; the client knows to go elsewhere, rather than seeing a cut).
+    rt = runtimes(SimulatedInvoker())
+    rt.register(make_version("chat-1", "chat"))
+    assert rt.wait_ready("chat-1", 5)
+    port = rt.serve_http(0)
+    body = json.dumps(PROMPT).encode()
+    head = (
+        "POST /v2/models/chat/infer HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)  # the headers are not complete: the server has no request yet
+        # connections are accepted in order: once a later one is answered, this one was accepted
+        assert httpx.get(f"http://127.0.0.1:{port}/v2/health/live").status_code == 200
+        stopping = threading.Thread(target=rt.stop, kwargs={"timeout": 20})
+        stopping.start()
+        assert eventually(lambda: refuses(port))  # shutdown has begun
+        sock.sendall(b"\r\n" + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    stopping.join(20)
+    status, _, rest = answer.partition(b"\r\n")
+    assert status == b"HTTP/1.1 503 Service Unavailable"
+    headers, _, text = rest.partition(b"\r\n\r\n")
+    assert b"connection: close" in headers.lower()
+    assert json.loads(text) == {"error": "Runtime is stopped"}
+    assert not stopping.is_alive()
+    assert http_threads() == []
